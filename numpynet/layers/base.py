@@ -1,0 +1,148 @@
+"""The layer protocol every numpynet layer follows.
+
+A layer is three small methods, as in Keras (``build`` / ``call``) plus the backward pass written out:
+
+* ``build(input_shape)`` creates the parameters once the input shape is known (``input_shape`` includes the batch
+  axis as ``None``). Parameters live in ``layer.params`` under Keras's names ("W", "b", "gamma", "beta", ...);
+  ``add_weight`` records their initializer, regularizer and constraint.
+* ``forward(x, training)`` computes the output and caches what ``backward`` needs (never recomputed).
+* ``backward(dy)`` receives dL/d(output), fills ``layer.grads`` (same keys as the trainable params) and returns
+  dL/d(input). When ``layer.needs_input_grad`` is False (the first layer of a model) it may return ``None`` and skip
+  that matrix product.
+
+Regularization penalties are *not* the layer's business during backward: the model adds ``regularization_loss()``
+to the data loss and ``add_regularization_grads()`` to the gradients, once per batch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import constraints as _constraints
+from .. import initializers as _initializers
+from .. import regularizers as _regularizers
+from ..errors import ShapeError
+from ..spec import Configurable, Registry
+
+
+class Layer(Configurable):
+    """Base class: parameter bookkeeping, shapes, config round trip. Subclasses write build/forward/backward."""
+
+    def __init__(self, name=None, trainable=True, seed=None, activity_regularizer=None):
+        self.name = name
+        self.trainable = trainable
+        self.seed = seed
+        self.activity_regularizer = _regularizers.get(activity_regularizer)
+        self.params = {}          # name -> array (trainable and non-trainable, in Keras get_weights order)
+        self.grads = {}           # name -> array, trainable params only
+        self.regularizers = {}    # name -> Regularizer
+        self.constraints = {}     # name -> Constraint
+        self.trainable_names = []
+        self.built = False
+        self.input_shape = None   # with the batch axis as None
+        self.output_shape = None
+        self.dtype = np.float32
+        self.needs_input_grad = True
+        self._rng = np.random.default_rng(seed) if seed is not None else None
+
+    # ------------------------------------------------------------------ setup used by models
+    def set_rng(self, rng):
+        """Give the layer its random generator (the model's), unless the layer was created with its own seed."""
+        if self.seed is None:
+            self._rng = rng
+
+    @property
+    def rng(self):
+        if self._rng is None:
+            self._rng = np.random.default_rng()
+        return self._rng
+
+    def add_weight(self, name, shape, initializer="zeros", regularizer=None, constraint=None, trainable=True):
+        """Create parameter ``name`` with the initializer, and remember its regularizer/constraint."""
+        init = _initializers.get(initializer)
+        value = np.asarray(init(tuple(int(s) for s in shape), dtype=self.dtype, rng=self.rng), dtype=self.dtype)
+        self.params[name] = value
+        reg = _regularizers.get(regularizer)
+        con = _constraints.get(constraint)
+        if reg is not None:
+            self.regularizers[name] = reg
+        if con is not None:
+            self.constraints[name] = con
+        if trainable and self.trainable:
+            self.trainable_names.append(name)
+            self.grads[name] = np.zeros_like(value)
+        return value
+
+    def build(self, input_shape):
+        """Create parameters for inputs of ``input_shape`` (batch axis first, may be None)."""
+        self.input_shape = tuple(input_shape)
+        self.output_shape = tuple(self.compute_output_shape(self.input_shape))
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def check_input(self, x):
+        """Raise a ShapeError naming this layer if ``x`` does not match the shape it was built for."""
+        expected = self.input_shape
+        if expected is not None and (x.ndim != len(expected)
+                                     or any(e is not None and e != s for e, s in zip(expected[1:], x.shape[1:]))):
+            shown = tuple("batch" if e is None else e for e in expected)
+            raise ShapeError(f"layer {self.name!r} expected input of shape {shown}, got {x.shape}")
+
+    # ------------------------------------------------------------------ the pass
+    def forward(self, x, training=False):
+        raise NotImplementedError
+
+    def backward(self, dy):
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ regularization and constraints
+    def regularization_loss(self):
+        """Sum of the penalties on this layer's parameters (activity penalties are added by the model)."""
+        return float(sum(reg.loss(self.params[name]) for name, reg in self.regularizers.items()))
+
+    def add_regularization_grads(self):
+        for name, reg in self.regularizers.items():
+            if name in self.grads:
+                self.grads[name] += reg.grad(self.params[name])
+
+    def apply_constraints(self):
+        for name, con in self.constraints.items():
+            self.params[name][...] = con(self.params[name])
+
+    # ------------------------------------------------------------------ weights
+    def get_weights(self):
+        return [self.params[k] for k in self.params]
+
+    def set_weights(self, weights):
+        if len(weights) != len(self.params):
+            raise ShapeError(f"layer {self.name!r} has {len(self.params)} weight arrays, got {len(weights)}")
+        for key, value in zip(list(self.params), weights):
+            value = np.asarray(value)
+            if value.shape != self.params[key].shape:
+                raise ShapeError(f"layer {self.name!r} weight {key!r}: expected shape {self.params[key].shape}, "
+                                 f"got {value.shape}")
+            self.params[key][...] = value
+
+    def count_params(self):
+        return int(sum(p.size for p in self.params.values()))
+
+    def get_config(self):
+        config = super().get_config()
+        for key in ("kernel_regularizer", "bias_regularizer", "activity_regularizer", "kernel_constraint",
+                    "bias_constraint", "kernel_initializer", "bias_initializer", "activation",
+                    "beta_regularizer", "gamma_regularizer", "beta_constraint", "gamma_constraint",
+                    "beta_initializer", "gamma_initializer", "moving_mean_initializer",
+                    "moving_variance_initializer"):
+            if key in config and config[key] is not None and not isinstance(config[key], (str, int, float)):
+                config[key] = str(config[key])
+        return config
+
+
+registry = Registry("layer", Layer)
+
+
+def get(identifier):
+    """A layer from a spec string such as ``"dense(64, activation='relu')"`` or a config dict."""
+    return registry.get(identifier)

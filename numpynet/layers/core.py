@@ -1,0 +1,113 @@
+"""Dense, Activation and Flatten: the layers of a feed-forward network."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import activations as _activations
+from ..errors import ShapeError
+from ..spec import check_number
+from .base import Layer, registry
+
+
+@registry.register("dense", "fully_connected", "linear_layer")
+class Dense(Layer):
+    """Fully connected layer ``y = act(x·W + b)``.
+
+    Shapes: x (N, in), W (in, units), b (units,), y (N, units). Backward, with dz = act'(z) ⊙ dy:
+
+        dW = xᵀ·dz        db = Σ_n dz        dx = dz·Wᵀ
+
+    Inputs with more than two axes are treated like Keras: the product runs over the last axis.
+    """
+
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, name=None, trainable=True, seed=None):
+        super().__init__(name=name, trainable=trainable, seed=seed, activity_regularizer=activity_regularizer)
+        self.units = check_number("Dense", "units", units, minimum=1, integer=True)
+        self.activation = _activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = kernel_initializer
+        self.bias_initializer = bias_initializer
+        self.kernel_regularizer = kernel_regularizer
+        self.bias_regularizer = bias_regularizer
+        self.kernel_constraint = kernel_constraint
+        self.bias_constraint = bias_constraint
+        # Set by the model when this is the last layer and the loss works from logits (fused softmax + CE):
+        # forward then returns z and the loss applies the activation itself.
+        self.output_logits = False
+
+    def build(self, input_shape):
+        if len(input_shape) < 2:
+            raise ShapeError(f"layer {self.name!r} (Dense) needs inputs with a batch and a feature axis, "
+                             f"got shape {tuple(input_shape)}")
+        n_in = input_shape[-1]
+        self.add_weight("W", (n_in, self.units), self.kernel_initializer, self.kernel_regularizer,
+                        self.kernel_constraint)
+        if self.use_bias:
+            self.add_weight("b", (self.units,), self.bias_initializer, self.bias_regularizer, self.bias_constraint)
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def forward(self, x, training=False):
+        self.x = x
+        z = x @ self.params["W"]
+        if self.use_bias:
+            z += self.params["b"]
+        self.z = z
+        self.y = z if self.output_logits else self.activation.forward(z)
+        return self.y
+
+    def backward(self, dy):
+        dz = dy if self.output_logits else self.activation.backward(dy, self.z, self.y)
+        x2 = self.x.reshape(-1, self.x.shape[-1])
+        dz2 = dz.reshape(-1, self.units)
+        if "W" in self.grads:
+            np.matmul(x2.T, dz2, out=self.grads["W"])
+            if self.use_bias:
+                np.sum(dz2, axis=0, out=self.grads["b"])
+        if not self.needs_input_grad:
+            return None
+        return dz @ self.params["W"].T
+
+
+@registry.register("activation")
+class Activation(Layer):
+    """Applies an activation function on its own: ``y = f(x)``, ``dx = f'(x) ⊙ dy``."""
+
+    def __init__(self, activation, name=None, activity_regularizer=None):
+        super().__init__(name=name, activity_regularizer=activity_regularizer)
+        self.activation = _activations.get(activation)
+        self.output_logits = False
+
+    def forward(self, x, training=False):
+        self.x = x
+        self.y = x if self.output_logits else self.activation.forward(x)
+        return self.y
+
+    def backward(self, dy):
+        return dy if self.output_logits else self.activation.backward(dy, self.x, self.y)
+
+
+@registry.register("flatten")
+class Flatten(Layer):
+    """Reshapes (N, d1, d2, ...) to (N, d1·d2·...); backward reshapes the gradient back."""
+
+    def __init__(self, name=None):
+        super().__init__(name=name)
+
+    def compute_output_shape(self, input_shape):
+        size = 1
+        for d in input_shape[1:]:
+            size = None if (d is None or size is None) else size * d
+        return (input_shape[0], size)
+
+    def forward(self, x, training=False):
+        self.in_shape = x.shape
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, dy):
+        return dy.reshape(self.in_shape)
