@@ -8,13 +8,26 @@
     model.evaluate(Xt, yt)
 """
 
-from . import (activations, callbacks, constraints, datasets, gradcheck, initializers, layers, losses, metrics,
-               optimizers, regularizers, schedules, spec)
+from . import (
+               activations,
+               callbacks,
+               constraints,
+               datasets,
+               gradcheck,
+               initializers,
+               layers,
+               losses,
+               metrics,
+               optimizers,
+               regularizers,
+               schedules,
+               spec,
+)
 from .config import floatx, set_floatx
 from .errors import DataError, ShapeError, SpecError
 from .io import load_model, save_model
 from .model import DFN, Sequential
-from .regularizers import L1, L2, L1L2, RegularizerBase
+from .regularizers import L1, L1L2, L2, RegularizerBase
 
 __version__ = "0.1.0"
 

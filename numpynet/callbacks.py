@@ -195,13 +195,37 @@ def _format_logs(logs):
     return " - ".join(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}" for k, v in logs.items())
 
 
+class _CurrentStderr:
+    """Writes to whatever ``sys.stderr`` is *now*.
+
+    progressbar2 swaps ``sys.stderr`` for the stream it saw when it was first imported; under pytest, Jupyter or
+    any redirection that stream may since have been replaced or closed. Looking it up at each write avoids that.
+    """
+
+    def write(self, text):
+        return sys.stderr.write(text)
+
+    def flush(self):
+        sys.stderr.flush()
+
+    def isatty(self):
+        return getattr(sys.stderr, "isatty", lambda: False)()
+
+    def fileno(self):
+        return sys.stderr.fileno()
+
+    @property
+    def encoding(self):
+        return getattr(sys.stderr, "encoding", "utf-8")
+
+
 class ProgressBar(Callback):
     """A progressbar2 bar per epoch (``verbose=1``): batches done, ETA and the running loss."""
 
     def __init__(self, n_batches, epochs, stream=None):
         self.n_batches = n_batches
         self.epochs = epochs
-        self.stream = stream or sys.stderr
+        self.stream = stream or _CurrentStderr()
 
     def on_epoch_begin(self, epoch, logs=None):
         import progressbar

@@ -4,7 +4,8 @@ One training step on a batch (X, y) of N samples:
 
     out      = layer_L(... layer_1(X))                      forward, caching what backward needs
     data     = (1/N) Σ_n ℓ(out_n, y_n)                      the loss, mean over the batch
-    penalty  = Σ_layers Σ_params R(W)  (+ activity terms)    added once per batch, not divided by N
+    penalty  = Σ_layers Σ_params R(W) + Σ_layers R(a)/N       weight penalties once per batch, not divided by N;
+                                                             activity penalties R(a) divided by N (as Keras 3)
     total    = data + penalty
     dL/dout  = loss.backward(out, y)                        already divided by N
     grads    = layer.backward(...) in reverse, then + dR/dW
@@ -233,19 +234,24 @@ class Sequential:
 
     # ------------------------------------------------------------------------------------------------ passes
     def _forward(self, x, training):
-        """Run every layer; returns the output and the activity penalty of this pass."""
+        """Run every layer; returns the output and the activity penalty of this pass.
+
+        An activity penalty is R(a)/N for a layer output a of N samples: Keras 3 divides it by the batch size so
+        that it is a per-sample mean like the data loss (weight penalties are not divided).
+        """
         activity = 0.0
         for layer in self.layers:
             x = layer.forward(x, training=training)
             if layer.activity_regularizer is not None:
                 layer._activity_output = x
-                activity += layer.activity_regularizer.loss(x)
+                activity += layer.activity_regularizer.loss(x) / x.shape[0]
         return x, activity
 
     def _backward(self, dy):
         for layer in reversed(self.layers):
             if layer.activity_regularizer is not None:
-                dy = dy + layer.activity_regularizer.grad(layer._activity_output)
+                a = layer._activity_output
+                dy = dy + layer.activity_regularizer.grad(a) / a.shape[0]
             dy = layer.backward(dy)
 
     def regularization_loss(self):
@@ -333,7 +339,9 @@ class Sequential:
         n_batches = -(-n // batch_size)
 
         history = _callbacks.History()
-        cbs = [history] + list(callbacks or [])
+        # History after the user's callbacks, so that what they add to the logs (LearningRateScheduler's
+        # learning_rate) is recorded too; the progress display last.
+        cbs = list(callbacks or []) + [history]
         if verbose == 1:
             cbs.append(_callbacks.ProgressBar(n_batches, epochs))
         elif verbose == 2:
@@ -362,12 +370,15 @@ class Sequential:
             for b in range(n_batches):
                 idx = order[b * batch_size:(b + 1) * batch_size]
                 m = idx.size
-                xb = np.take(X, idx, axis=0, out=xbuf[:m])
-                yb = np.take(y, idx, axis=0, out=ybuf[:m])
+                # mode="clip": the indices are a permutation, always valid, and "raise" would buffer the copy.
+                xb = np.take(X, idx, axis=0, out=xbuf[:m], mode="clip")
+                yb = np.take(y, idx, axis=0, out=ybuf[:m], mode="clip")
                 data_loss, reg_loss, out = self._step(xb, yb)
                 sizes[b], data_losses[b], reg_losses[b] = m, data_loss, reg_loss
-                for name, fn in self._metric_fns.items():
-                    metric_values[name][b] = fn(yb, out)
+                if self._metric_fns:
+                    prob = self._output(out)   # metrics see probabilities, also behind a fused loss
+                    for name, fn in self._metric_fns.items():
+                        metric_values[name][b] = fn(yb, prob)
                 if not math.isfinite(data_loss + reg_loss):
                     nan_batch = b
                     break
@@ -410,8 +421,9 @@ class Sequential:
             data.append(float(self._train_loss.forward(out, yb)))
             activity.append(float(act))
             weights.append(xb.shape[0])
+            prob = self._output(out) if self._metric_fns else out
             for name, fn in self._metric_fns.items():
-                metric_values[name].append(fn(yb, out))
+                metric_values[name].append(fn(yb, prob))
         data_loss = _callbacks.average(data, weights)
         reg_loss = self.regularization_loss() + _callbacks.average(activity, weights)
         result = {"loss": data_loss + reg_loss, "data_loss": data_loss, "reg_loss": reg_loss}
@@ -428,10 +440,45 @@ class Sequential:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in result.items()))
         return result
 
-    def predict(self, X, batch_size=4096):
+    def predict(self, X, batch_size=4096, mc_samples=None, return_std=False):
         """The model's output for X in inference mode; with a from-logits loss (softmax_cross_entropy), the
-        probabilities."""
+        probabilities.
+
+        MC dropout: with ``mc_samples=T`` the stochastic layers (Dropout, AlphaDropout, Gaussian noise) stay active
+        and the output is the mean of T passes, p̂ = (1/T) Σ_t f(x; mask_t); ``return_std=True`` also returns the
+        per-sample standard deviation over the T passes (an uncertainty estimate). Other layers (BatchNormalization)
+        stay in inference mode.
+        """
         X, _ = self._prepare(X)
+        if mc_samples is None:
+            if return_std:
+                raise SpecError("predict: return_std=True needs mc_samples (e.g. mc_samples=100)")
+            return self._predict_once(X, batch_size)
+        mc_samples = int(mc_samples)
+        if mc_samples < 1:
+            raise SpecError(f"predict: argument 'mc_samples' must be >= 1, got {mc_samples}")
+        stochastic = [layer for layer in self.layers if getattr(layer, "stochastic", False)]
+        if not stochastic:
+            warnings.warn("predict(mc_samples=...): the model has no dropout/noise layer, every pass is identical",
+                          RuntimeWarning, stacklevel=2)
+        for layer in stochastic:
+            layer.mc_active = True
+        try:
+            total = total_sq = None
+            for _ in range(mc_samples):
+                p = self._predict_once(X, batch_size).astype(np.float64)
+                total = p if total is None else total + p
+                total_sq = p * p if total_sq is None else total_sq + p * p
+        finally:
+            for layer in stochastic:
+                layer.mc_active = False
+        mean = total / mc_samples
+        if not return_std:
+            return mean.astype(self.dtype)
+        std = np.sqrt(np.maximum(total_sq / mc_samples - mean * mean, 0.0))
+        return mean.astype(self.dtype), std.astype(self.dtype)
+
+    def _predict_once(self, X, batch_size):
         outs = []
         for start in range(0, X.shape[0], batch_size):
             out, _ = self._forward(X[start:start + batch_size], training=False)

@@ -111,6 +111,8 @@ def parse_call(text):
     for kw in body.keywords:
         if kw.arg is None:
             raise SpecError(f"**-unpacking is not allowed in spec {text!r}")
+        if kw.arg in kwargs:   # ast.parse accepts f(a=1, a=2); Python would refuse it at compile time
+            raise SpecError(f"keyword {kw.arg!r} is given twice in spec {text!r}")
         kwargs[kw.arg] = _literal(kw.value, text)
     return body.func.id.lower(), args, kwargs
 

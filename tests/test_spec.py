@@ -207,3 +207,8 @@ def test_float_values_round_trip_exactly():
         reg = nn.L2(lambd=value)
         assert nn.regularizers.get(str(reg)).lambd == value
     assert np.isclose(nn.regularizers.get("l2(1e-3)").lambd, 1e-3)
+
+
+def test_a_keyword_given_twice_is_refused():
+    with pytest.raises(SpecError, match="'lambd' is given twice"):
+        nn.regularizers.get("l2(lambd=0.1, lambd=0.2)")

@@ -111,6 +111,20 @@ class Layer(Configurable):
         for name, con in self.constraints.items():
             self.params[name][...] = con(self.params[name])
 
+    def __getstate__(self):
+        """Pickle (joblib, dask) without the arrays cached by the last forward pass: only weights travel.
+
+        Every ndarray held directly on the layer is a cache (x, z, y, im2col columns, masks) recreated by the next
+        forward; the weights live in ``params``/``grads``.
+        """
+        state = self.__dict__.copy()
+        for key, value in state.items():
+            if isinstance(value, np.ndarray):
+                state[key] = None
+            elif type(value).__name__ == "_Buffer":   # conv scratch space: keep the object, drop its array
+                state[key] = type(value)()
+        return state
+
     # ------------------------------------------------------------------ weights
     def get_weights(self):
         return [self.params[k] for k in self.params]

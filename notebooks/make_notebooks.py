@@ -1,0 +1,629 @@
+"""Write the notebooks of this folder from the cell texts below (outputs stripped).
+
+    python notebooks/make_notebooks.py          # rewrites notebooks/*.ipynb
+
+The notebooks are generated so that their text lives in one reviewable Python file; edit the cells here, not in
+Jupyter, then run this script. Every notebook reads ``$NUMPYNET_FAST`` (``numpynet.experiments.fast_mode()``):
+CI sets it to shrink the data and the epochs so that each notebook runs in well under two minutes, e.g.
+
+    NUMPYNET_FAST=1 pytest --nbmake notebooks
+"""
+
+import os
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+SETUP = """\
+%matplotlib inline
+import numpy as np
+
+import numpynet as nn
+from numpynet import experiments as ex
+from numpynet import plots
+
+FAST = ex.fast_mode()            # NUMPYNET_FAST=1: small data, few epochs (CI)
+DATA = ex.resolve_data_name("auto")   # Fashion-MNIST when installed, else scikit-learn's 8x8 digits
+print(f"fast mode: {FAST}, data: {DATA}")"""
+
+
+def md(text):
+    return new_markdown_cell(text.strip("\n"))
+
+
+def code(text):
+    return new_code_cell(text.strip("\n"))
+
+
+# ============================================================================================== 1
+NB1 = [md("""
+# 1 · Backpropagation by hand
+
+One Dense layer and a softmax cross-entropy loss, forward and backward written out in NumPy, then checked against
+central differences with `numpynet.gradcheck`. Then a hidden sigmoid layer and an L2 penalty, and finally the same
+numbers from numpynet itself.
+
+**Forward.** For a batch $X$ of $N$ rows, weights $W$ (in × out) and bias $b$:
+
+$$z = XW + b, \\qquad p_{nk} = \\frac{e^{z_{nk}}}{\\sum_j e^{z_{nj}}}, \\qquad
+L = -\\frac{1}{N}\\sum_n \\log p_{n, y_n}$$
+
+**Backward.** With $Y$ the one-hot labels, softmax and cross-entropy together have the famously simple gradient
+
+$$\\frac{\\partial L}{\\partial z} = \\frac{P - Y}{N}, \\qquad
+\\frac{\\partial L}{\\partial W} = X^\\top \\frac{\\partial L}{\\partial z}, \\qquad
+\\frac{\\partial L}{\\partial b} = \\sum_n \\frac{\\partial L}{\\partial z_n}, \\qquad
+\\frac{\\partial L}{\\partial X} = \\frac{\\partial L}{\\partial z} W^\\top$$
+"""),
+    code(SETUP),
+    code("""
+(X_all, y_all), _ = nn.datasets.load_digits(dtype=np.float64)   # float64: gradient checks need the precision
+X, y = X_all[:16], y_all[:16]
+N, D, K = X.shape[0], X.shape[1], 10
+rng = np.random.default_rng(0)
+W = rng.normal(0.0, 0.1, size=(D, K))
+b = np.zeros(K)
+
+
+def softmax(z):
+    z = z - z.max(axis=1, keepdims=True)    # same result, but exp never overflows (log-sum-exp trick)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def forward(X, W, b):
+    p = softmax(X @ W + b)
+    loss = -np.mean(np.log(p[np.arange(len(y)), y]))
+    return loss, p
+
+
+def backward(X, p, W):
+    dz = p.copy()
+    dz[np.arange(len(y)), y] -= 1.0          # P - Y without building Y
+    dz /= len(y)                              # the loss is a mean over the batch
+    return X.T @ dz, dz.sum(axis=0), dz @ W.T
+
+
+loss, p = forward(X, W, b)
+dW, db, dX = backward(X, p, W)
+print(f"loss {loss:.4f}; shapes: dW {dW.shape}, db {db.shape}, dX {dX.shape}")"""),
+    md("""
+## Checking with central differences
+
+$\\partial L/\\partial w_i \\approx \\big(L(w + \\varepsilon e_i) - L(w - \\varepsilon e_i)\\big) / 2\\varepsilon$
+has an error of order $\\varepsilon^2$. `numerical_gradient(f, w)` perturbs every entry of `w` in place;
+`relative_error` compares the two gradients as $\\|g - g_{num}\\| / (\\|g\\| + \\|g_{num}\\|)$. In float64 a correct
+gradient scores about $10^{-9}$–$10^{-7}$; a wrong one about $10^{-1}$.
+"""),
+    code("""
+from numpynet.gradcheck import numerical_gradient, relative_error
+
+f = lambda: forward(X, W, b)[0]
+errors = {"W": relative_error(dW, numerical_gradient(f, W)),
+          "b": relative_error(db, numerical_gradient(f, b)),
+          "X": relative_error(dX, numerical_gradient(f, X))}
+for name, err in errors.items():
+    print(f"d{name}: relative error {err:.2e}")
+assert max(errors.values()) < 1e-7"""),
+    md("""
+What does a bug look like? Forget the $1/N$ of the mean and the check is off by a factor $N$ — the relative error
+jumps to $(N-1)/(N+1)$:
+"""),
+    code("""
+def backward_buggy(X, p, W):
+    dz = p.copy()
+    dz[np.arange(len(y)), y] -= 1.0          # forgot: dz /= N
+    return X.T @ dz, dz.sum(axis=0), dz @ W.T
+
+bad = relative_error(backward_buggy(X, p, W)[0], numerical_gradient(f, W))
+print(f"buggy dW: relative error {bad:.2e}  (expected (N-1)/(N+1) = {(N - 1) / (N + 1):.2e})")
+assert bad > 0.5"""),
+    md("""
+## A hidden layer and an L2 penalty
+
+$h = \\sigma(XW_1 + b_1)$, $z = hW_2 + b_2$, and the total loss adds $\\tfrac{\\lambda}{2}(\\|W_1\\|^2 + \\|W_2\\|^2)$
+(`l2(lambd=λ)`, the textbook convention). Backward, layer by layer, reusing what forward computed:
+
+$$dz = \\frac{P - Y}{N},\\quad dW_2 = h^\\top dz + \\lambda W_2,\\quad dh = dz\\,W_2^\\top,\\quad
+da = dh \\odot h(1-h),\\quad dW_1 = X^\\top da + \\lambda W_1$$
+"""),
+    code("""
+H, lambd = 12, 0.1
+W1, b1 = rng.normal(0.0, 0.3, size=(D, H)), rng.normal(0.0, 0.1, size=H)
+W2, b2 = rng.normal(0.0, 0.3, size=(H, K)), rng.normal(0.0, 0.1, size=K)
+
+
+def forward2(X):
+    h = 1.0 / (1.0 + np.exp(-(X @ W1 + b1)))
+    p = softmax(h @ W2 + b2)
+    data = -np.mean(np.log(p[np.arange(len(y)), y]))
+    penalty = 0.5 * lambd * (np.sum(W1 ** 2) + np.sum(W2 ** 2))
+    return data + penalty, h, p
+
+
+def backward2(X, h, p):
+    dz = p.copy()
+    dz[np.arange(len(y)), y] -= 1.0
+    dz /= len(y)
+    dW2, db2 = h.T @ dz + lambd * W2, dz.sum(axis=0)
+    da = (dz @ W2.T) * h * (1.0 - h)          # sigmoid'(a) = σ(a)(1 − σ(a)) = h(1 − h)
+    dW1, db1 = X.T @ da + lambd * W1, da.sum(axis=0)
+    return dW1, db1, dW2, db2
+
+
+total, h, p = forward2(X)
+grads = backward2(X, h, p)
+f2 = lambda: forward2(X)[0]
+for name, g, w in zip(["W1", "b1", "W2", "b2"], grads, [W1, b1, W2, b2]):
+    err = relative_error(g, numerical_gradient(f2, w))
+    print(f"d{name}: relative error {err:.2e}")
+    assert err < 1e-6"""),
+    md("""
+## The same network in numpynet
+
+`nn.DFN(hidden_dims=(12,), activation="sigmoid", regularizer="l2(lambd=0.1)")` is exactly this network. Give it our
+weights and `compute_gradients` returns our hand-written gradients (same order as `get_weights()`, as in Keras):
+"""),
+    code("""
+model = nn.DFN(hidden_dims=(H,), n_classes=K, activation="sigmoid", regularizer=f"l2(lambd={lambd})",
+               seed=0, dtype="float64")
+model.build(X.shape)
+model.set_weights([W1, b1, W2, b2])
+loss_nn, grads_nn = model.compute_gradients(X, y)
+print(f"loss: by hand {total:.12f}, numpynet {loss_nn:.12f}")
+for name, ours, theirs in zip(model.weight_names(), grads, grads_nn):
+    print(f"{name:<10} max |difference| {np.max(np.abs(ours - theirs)):.1e}")
+    np.testing.assert_allclose(theirs, ours, rtol=1e-10, atol=1e-14)"""),
+    md("""
+`nn.gradcheck` runs the central-difference check on any layer or model: `check_layer` perturbs the input and every
+parameter of one layer, `check_model` every weight of a model against its total loss (data + penalties).
+"""),
+    code("""
+layer = nn.layers.Dense(7, activation="tanh", kernel_regularizer="l1(lambd=0.01)")
+print(nn.gradcheck.check_layer(layer, X[:5]).table())
+print()
+deep = nn.DFN(hidden_dims=(8, 6), n_classes=10, activation="tanh", regularizer="l2(lambd=0.1)", seed=1,
+              dtype="float64")
+report = nn.gradcheck.check_model(deep, X, y)
+print(report.table())
+assert report < 1e-6"""),
+    md("""
+The same check is one command away: `numpynet gradcheck --hidden 5 --activation tanh --regularizer "l2(lambd=0.1)"`.
+"""),
+]
+
+# ============================================================================================== 2
+NB2 = [md("""
+# 2 · L1 vs L2 vs no regularization
+
+The reference experiment: a 784-200-10 network with a sigmoid hidden layer, trained with plain SGD (learning rate
+0.1, batches of 64) for 20 epochs on 20,000 training images, without regularization, with L1 (λ = 10⁻⁴) and with L2
+(λ = 0.01, penalty ½·λ·Σw²) on both kernels. On MNIST the reference reports:
+
+| regularization | test accuracy (MNIST, reference) |
+|---|---|
+| none | 91.88 % |
+| L2 λ = 0.01 | 85.14 % |
+| L1 λ = 1e-4 | 89.47 % |
+
+Here we run the same grid on Fashion-MNIST (or on the 8x8 digits when Fashion-MNIST is not installed) with
+`numpynet.experiments.run_grid`, which is what `numpynet compare --preset reference` does. With `NUMPYNET_FAST=1`
+the data and the epochs shrink so that the notebook runs in seconds; the numbers below are from the full run.
+"""),
+    code(SETUP),
+    code("""
+N_TRAIN, EPOCHS = (2000, 3) if FAST else (20000, 20)
+data = ex.load_data(DATA, n_train=None if DATA == "digits" else N_TRAIN)
+print(data.describe())
+configs = ex.PRESETS["reference"].configs_for(data.name, epochs=EPOCHS)
+for c in configs:
+    print(c.describe())"""),
+    code("""
+results = ex.run_grid(configs, data, jobs=None)   # one process per core; same numbers as serially
+print()
+print(results.format())"""),
+    md("""
+Columns: accuracies after training (inference mode), the last epoch's mean data loss and penalty, the share of
+first-layer weights with |w| < 10⁻³, their mean |w|, and seconds per epoch.
+
+## Loss and accuracy per epoch
+"""),
+    code("plots.plot_curves(results)"),
+    md("""
+## What the optimizer trades: data loss against the penalty
+
+With L2 λ = 0.01 the penalty ½·λ·Σw² over 784 × 200 + 200 × 10 weights is of the same size as the data loss: the
+optimizer keeps the weights small at the price of fitting the data less well. L1 λ = 10⁻⁴ costs much less.
+"""),
+    code("plots.plot_loss_split(results)"),
+    md("""
+## The learned weights
+
+L1's gradient λ·sign(w) has the same size for every weight, however small: weights that the data does not need are
+pushed to zero and stay there (with plain SGD they jitter around 0 by about lr·λ = 10⁻⁵ per step). L2's gradient
+λ·w is proportional to the weight: it shrinks every weight by the same factor (1 − lr·λ) per step, big ones most in
+absolute terms, and makes none exactly zero.
+"""),
+    code("plots.plot_weight_histograms(results)"),
+    code("""
+# Which inputs does each network still listen to? The norm of each input pixel's outgoing weights, as an image.
+from matplotlib.figure import Figure
+
+side = int(round(np.sqrt(data.X_train.shape[1])))
+fig = Figure(figsize=(3.2 * len(results), 3.2), layout="constrained")
+for ax, name in zip(fig.subplots(1, len(results)), results.names):
+    W1 = results.weights[name]
+    ax.imshow(np.linalg.norm(W1, axis=1).reshape(side, side), cmap="viridis")
+    ax.set_title(name)
+    ax.axis("off")
+fig.suptitle("‖W1[pixel, :]‖ per input pixel")
+fig"""),
+    md("""
+## Reading the results
+
+Measured with the full settings (20,000 Fashion-MNIST training images + 2,000 validation images, 20 epochs,
+seed 0, float32; test set: the 10,000 test images):
+
+| regularization | train acc | val acc | test acc | data loss | penalty | \\|W1\\| < 1e-3 | mean \\|W1\\| |
+|---|---|---|---|---|---|---|---|
+| none | 85.39 % | 84.90 % | **82.68 %** | 0.389 | 0 | 1.3 % | 0.0446 |
+| L1 λ = 1e-4 | 80.92 % | 81.25 % | **78.83 %** | 0.456 | 0.216 | 61.7 % | 0.0107 |
+| L2 λ = 0.01 | 78.06 % | 78.50 % | **76.97 %** | 0.660 | 0.346 | 11.6 % | 0.0105 |
+
+**The ordering is the reference's: none > L1 > L2**, on Fashion-MNIST as on MNIST (Fashion-MNIST is the harder
+dataset, so every accuracy is lower).
+
+*Why does no regularization win?* Regularization fights overfitting, and this network does not overfit in 20
+epochs: its training accuracy (85.4 %) is barely above its validation accuracy (84.9 %). A 200-unit sigmoid layer
+trained by plain SGD for 20 epochs is limited by optimization, not by a lack of data, so a penalty can only take
+capacity away.
+
+*Why does L2 λ = 0.01 cost the most?* Each SGD step multiplies every weight by (1 − lr·λ) = 0.999: a weight that the
+data does not keep pushing decays with a time constant of 1,000 steps, about three of the 20 epochs. The penalty
+settles at 0.35, half the size of the data loss, and the first-layer weights end four times smaller than without
+regularization (mean |w| 0.0105 vs 0.0446). The network is held close to a smooth, almost linear model and
+underfits: the data loss stays at 0.66 instead of 0.39.
+
+*Why does L1 λ = 1e-4 cost less?* Each step moves every weight towards zero by the same lr·λ = 10⁻⁵, about 0.06
+over the 6,260 steps — more than a typical weight. Weights whose input carries no signal (the border pixels, always
+black) lose their random initial value and sit at zero: 62 % of the first-layer weights end below 10⁻³. Those
+weights never helped the fit, so removing them is almost free; the weights the data needs are pushed back up by
+their gradients. The per-pixel image shows it: the L1 network ignores the border, the unregularized one still
+carries its random initial weights there, and L2 has decayed the random initialization everywhere, leaving a
+smooth picture of what the data taught it.
+
+To see regularization *help*, make the network overfit: fewer images, more epochs, a bigger network, or a better
+optimizer (notebook 3, and `numpynet compare --preset regularizers`, where dropout and batch normalization come out
+on top).
+"""),
+]
+
+# ============================================================================================== 3
+NB3 = [md("""
+# 3 · The regularization zoo
+
+Ten ways to fight overfitting on the same network — 784-300-100-10 with ELU and He initialization, SGD with
+momentum 0.9 (learning rate 0.01, batch 32) unless a variant changes it — each trained on the same images and
+scored on the same validation and test sets:
+
+1. no regularization (the baseline)
+2. L2 on the kernels **and** the biases (`kernel_regularizer`, `bias_regularizer`)
+3. dropout (rate 0.2) after each hidden layer
+4. early stopping on the validation loss, restoring the best epoch's weights
+5. batch normalization before the activation
+6. SELU + lecun_normal + AlphaDropout on standardized inputs (a self-normalizing network)
+7. MC dropout: the dropout network, predicting with dropout on and averaging 100 passes
+8. max-norm on every kernel column (‖w‖ ≤ 1)
+9. SGD with Nesterov momentum
+10. Nadam
+"""),
+    code(SETUP),
+    code("""
+import time
+
+from numpynet.callbacks import EarlyStopping
+from numpynet.layers import Activation, AlphaDropout, BatchNormalization, Dense, Dropout
+
+N_TRAIN, EPOCHS = (2000, 3) if FAST else (20000, 15)
+data = ex.load_data(DATA, n_train=None if DATA == "digits" else N_TRAIN, n_test=1000 if FAST else None)
+print(data.describe())
+HIDDEN = (300, 100)
+SGD = "sgd(lr=0.01, momentum=0.9)"
+
+
+def mlp(activation="elu", init="he_normal", kernel_reg=None, bias_reg=None, dropout=0.0, alpha_dropout=0.0,
+        batchnorm=False, constraint=None, seed=0):
+    stack = []
+    for units in HIDDEN:
+        if batchnorm:   # normalize the pre-activations; BN's beta replaces the bias
+            stack += [Dense(units, use_bias=False, kernel_initializer=init), BatchNormalization(),
+                      Activation(activation)]
+        else:
+            stack.append(Dense(units, activation=activation, kernel_initializer=init, kernel_regularizer=kernel_reg,
+                               bias_regularizer=bias_reg, kernel_constraint=constraint))
+        if dropout:
+            stack.append(Dropout(dropout))
+        if alpha_dropout:
+            stack.append(AlphaDropout(alpha_dropout))
+    stack.append(Dense(10, kernel_initializer=init, kernel_regularizer=kernel_reg, bias_regularizer=bias_reg,
+                       kernel_constraint=constraint))
+    return nn.Sequential(stack, seed=seed)
+
+
+rows, histories, models = [], {}, {}
+
+
+def train(name, model, optimizer=SGD, epochs=EPOCHS, callbacks=None, X=data.X_train, Xv=data.X_val, Xt=data.X_test):
+    model.compile(optimizer=optimizer, loss="softmax_cross_entropy", metrics=["accuracy"])
+    start = time.perf_counter()
+    hist = model.fit(X, data.y_train, epochs=epochs, batch_size=32, validation_data=(Xv, data.y_val),
+                     callbacks=callbacks, verbose=0)
+    rows.append({"variant": name, "epochs": len(hist.history["loss"]),
+                 "val acc": model.evaluate(Xv, data.y_val)["accuracy"],
+                 "test acc": model.evaluate(Xt, data.y_test)["accuracy"],
+                 "seconds": time.perf_counter() - start})
+    histories[name], models[name] = hist.history, model
+    r = rows[-1]
+    print(f"{name:<22} {r['epochs']:>3} epochs  val {r['val acc']:.2%}  test {r['test acc']:.2%}  "
+          f"({r['seconds']:.1f} s)")"""),
+    code("""
+train("baseline", mlp())
+train("L2 kernels + biases", mlp(kernel_reg="l2(lambd=1e-3)", bias_reg="l2(lambd=1e-3)"))
+train("dropout 0.2", mlp(dropout=0.2))"""),
+    md("""
+**Early stopping** watches the validation loss and stops after `patience` epochs without improvement;
+`restore_best_weights=True` then rolls the weights back to the best epoch (also when training ran to the end).
+It gets twice the epochs to show it stopping.
+"""),
+    code("""
+stopper = EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True)
+train("early stopping", mlp(), epochs=2 * EPOCHS, callbacks=[stopper])
+print(f"best epoch: {stopper.best_epoch + 1}, best val_loss {stopper.best:.4f}")"""),
+    code("""
+train("batch norm", mlp(batchnorm=True))"""),
+    md("""
+**SELU** keeps activations near zero mean and unit variance through the layers, provided the inputs are
+standardized and the weights are drawn with variance 1/fan_in (`lecun_normal`). Plain dropout would break that;
+**AlphaDropout** sets dropped units to SELU's lower limit and corrects mean and variance.
+"""),
+    code("""
+mean, std = data.X_train.mean(axis=0), data.X_train.std(axis=0) + 1e-3
+standardize = lambda A: (A - mean) / std
+train("SELU + AlphaDropout", mlp(activation="selu", init="lecun_normal", alpha_dropout=0.1), optimizer="nadam(lr=1e-3)",
+      X=standardize(data.X_train), Xv=standardize(data.X_val), Xt=standardize(data.X_test))"""),
+    md("""
+**MC dropout** (Gal & Ghahramani, 2016) keeps dropout on at prediction time and averages many stochastic passes:
+the mean is usually a slightly better prediction than the single deterministic pass, and the spread is an
+uncertainty estimate. No retraining — it reuses the dropout model above.
+"""),
+    code("""
+dropout_model = models["dropout 0.2"]
+mc_mean, mc_std = dropout_model.predict(data.X_test, mc_samples=100, return_std=True)
+mc_acc = float(np.mean(mc_mean.argmax(axis=1) == data.y_test))
+plain_acc = rows[[r["variant"] for r in rows].index("dropout 0.2")]["test acc"]
+rows.append({"variant": "MC dropout (100)", "epochs": rows[2]["epochs"], "val acc": None, "test acc": mc_acc,
+             "seconds": 0.0})
+print(f"dropout model: one pass {plain_acc:.2%}, mean of 100 MC passes {mc_acc:.2%}")
+wrong = mc_mean.argmax(axis=1) != data.y_test
+picked = mc_std[np.arange(len(mc_std)), mc_mean.argmax(axis=1)]
+print(f"std of the predicted class's probability: {picked[~wrong].mean():.3f} when right, "
+      f"{picked[wrong].mean():.3f} when wrong")"""),
+    code("""
+train("max-norm 1.0", mlp(constraint="max_norm(max_value=1.0)"))
+train("Nesterov momentum", mlp(), optimizer="sgd(lr=0.01, momentum=0.9, nesterov=True)")
+train("Nadam", mlp(), optimizer="nadam(lr=1e-3)")"""),
+    code("""
+width = max(len(r["variant"]) for r in rows)
+print(f"{'variant':<{width}}  epochs  val acc  test acc  seconds")
+for r in rows:
+    val = "   -   " if r["val acc"] is None else f"{r['val acc']:7.2%}"
+    print(f"{r['variant']:<{width}}  {r['epochs']:>6}  {val}  {r['test acc']:8.2%}  {r['seconds']:7.1f}")"""),
+    code("plots.plot_curves(histories)"),
+    md("""
+How to read it: with few training images the baseline fits the training set much better than the validation set;
+the regularizers close that gap to different degrees. Dropout and L2 cost some training accuracy; early stopping
+costs nothing but picks the epoch; batch normalization mostly speeds up training; Nesterov and Nadam are
+optimizers, not regularizers — they change how fast (and where) training goes. Run with more data
+(`N_TRAIN`) and more epochs to see the differences settle.
+"""),
+]
+
+# ============================================================================================== 4
+NB4 = [md("""
+# 4 · LeNet-5 and its regularized variants
+
+LeCun's LeNet-5 with today's usual choices (ReLU, max pooling), on 28×28×1 images (NHWC):
+
+    Conv 6@5×5 "same" relu → MaxPool 2 → Conv 16@5×5 "valid" relu → MaxPool 2 → Flatten
+    → Dense 120 relu → Dense 84 relu → Dense 10 (softmax, fused with the cross-entropy)
+
+and its variants with an L1 or L2 penalty on every kernel, dropout after the dense layers, and batch normalization
+before every ReLU. Every convolution here is numpynet's im2col + one matrix product, backward included. On the
+8×8 digits (when Fashion-MNIST is missing) the kernels are 3×3 so that the second convolution still fits.
+"""),
+    code(SETUP),
+    code("""
+import time
+
+from numpynet.layers import Activation, BatchNormalization, Conv2D, Dense, Dropout, Flatten, MaxPool2D
+
+N_TRAIN, EPOCHS = (500, 2) if FAST else (10000, 10)
+data = ex.load_data(DATA, n_train=None if DATA == "digits" else N_TRAIN, flatten=False,
+                    n_test=500 if FAST else None)
+print(data.describe())
+K = 5 if data.X_train.shape[1] >= 16 else 3
+PENALTY = {"L1": "l1(lambd=1e-4)", "L2": "l2(lambd=1e-3)"}
+
+
+def lenet5(variant, seed=0):
+    reg, bn = PENALTY.get(variant), variant == "batch norm"
+
+    def conv(filters, padding):
+        if bn:   # conv (no bias: BN's beta shifts the same way) -> BN -> ReLU
+            return [Conv2D(filters, K, padding=padding, use_bias=False), BatchNormalization(), Activation("relu")]
+        return [Conv2D(filters, K, padding=padding, activation="relu", kernel_regularizer=reg)]
+
+    def dense(units):
+        if bn:
+            return [Dense(units, use_bias=False), BatchNormalization(), Activation("relu")]
+        drop = [Dropout(0.3)] if variant == "dropout" else []
+        return [Dense(units, activation="relu", kernel_regularizer=reg)] + drop
+
+    stack = (conv(6, "same") + [MaxPool2D(2)] + conv(16, "valid") + [MaxPool2D(2), Flatten()]
+             + dense(120) + dense(84) + [Dense(10, kernel_regularizer=reg)])
+    model = nn.Sequential(stack, seed=seed, name=f"lenet5_{variant}")
+    model.compile(optimizer="sgd(lr=0.05, momentum=0.9)", loss="softmax_cross_entropy", metrics=["accuracy"])
+    return model
+
+
+lenet5("none").build(data.X_train.shape).summary()"""),
+    code("""
+rows, histories, kernels = [], {}, {}
+for variant in ("none", "L1", "L2", "dropout", "batch norm"):
+    model = lenet5(variant)
+    start = time.perf_counter()
+    hist = model.fit(data.X_train, data.y_train, epochs=EPOCHS, batch_size=32,
+                     validation_data=(data.X_val, data.y_val), verbose=0)
+    seconds = time.perf_counter() - start
+    test = model.evaluate(data.X_test, data.y_test)
+    rows.append((variant, hist.history["accuracy"][-1], hist.history["val_accuracy"][-1], test["accuracy"],
+                 hist.history["reg_loss"][-1], seconds / EPOCHS))
+    histories[variant] = hist.history
+    kernels[variant] = model.layers[0].params["W"].copy()
+    print(f"{variant:<11} train {rows[-1][1]:.2%}  val {rows[-1][2]:.2%}  test {rows[-1][3]:.2%}  "
+          f"({rows[-1][5]:.2f} s/epoch)")"""),
+    code("""
+print(f"{'variant':<11} {'train acc':>9} {'val acc':>8} {'test acc':>8} {'penalty':>8} {'s/epoch':>8}")
+for variant, tr, va, te, reg, sec in rows:
+    print(f"{variant:<11} {tr:9.2%} {va:8.2%} {te:8.2%} {reg:8.4f} {sec:8.2f}")"""),
+    code("plots.plot_curves(histories)"),
+    md("""
+The first convolution's six filters per variant (each row one variant, same colour scale within a row), and the
+histograms of all first-layer kernel weights: L1 pushes many filter weights to zero, L2 shrinks them.
+"""),
+    code("""
+from matplotlib.figure import Figure
+
+fig = Figure(figsize=(7, 1.4 * len(kernels)), layout="constrained")
+axes = fig.subplots(len(kernels), 6, squeeze=False)
+for row, (variant, W) in zip(axes, kernels.items()):
+    limit = np.abs(W).max()
+    for j, ax in enumerate(row):
+        ax.imshow(W[:, :, 0, j], cmap="RdBu", vmin=-limit, vmax=limit)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    row[0].set_ylabel(variant, rotation=0, ha="right", va="center")
+fig.suptitle("conv1 filters")
+fig"""),
+    code("plots.plot_weight_histograms(kernels, title='conv1 kernel weights')"),
+]
+
+# ============================================================================================== 5
+NB5 = [md("""
+# 5 · Comparing against Keras
+
+`numpynet.keras_bridge.compare(model, X, y)` builds the Keras twin of a numpynet model (`to_keras`: same layers,
+same weights, same loss and optimizer), runs both on one batch and tabulates the largest differences: the outputs,
+the total loss (data + penalties), the gradient of every weight, and every weight after one training step. In
+float64 they agree to about 1e-12 or better.
+
+TensorFlow is optional (`pip install 'numpynet[keras]'`); without it this notebook says so and skips the
+comparisons.
+"""),
+    code(SETUP),
+    code("""
+try:
+    import tensorflow as tf
+    from numpynet.keras_bridge import compare, configure_tensorflow, to_keras
+    configure_tensorflow("CPU")
+    HAVE_TF = True
+    print(f"TensorFlow {tf.__version__}")
+except ImportError:
+    HAVE_TF = False
+    print("TensorFlow is not installed: skipping the Keras comparisons (pip install 'numpynet[keras]').")"""),
+    code("""
+data = ex.load_data(DATA, n_train=64, dtype=np.float64)
+X, y = data.X_train, data.y_train
+print(data.describe())"""),
+    md("""
+## A DFN with an L2 penalty, trained with Adam
+
+numpynet's `l2(lambd=λ)` is ½·λ·Σw²; the bridge translates it to Keras's `L2(λ/2)`. Keras stores Python-float
+hyper-parameters (learning rate, λ, momentum) as float32 even in a float64 model, so for a comparison to the last
+digit we pick values that float32 represents exactly: λ = 2⁻⁶, learning rate 2⁻¹⁰, β₁ = 0.875, β₂ = 1 − 2⁻¹⁰.
+(With Adam's defaults β₁ = 0.9, β₂ = 0.999 the weights after one step differ by a few 10⁻⁶ relative, which is
+exactly float32's rounding of 0.999 showing through √(1 − β₂ᵗ).)
+"""),
+    code("""
+dfn = nn.DFN(hidden_dims=(32, 16), n_classes=10, activation="tanh", regularizer=f"l2(lambd={2**-6})",
+             optimizer=f"adam(lr={2**-10}, beta_1=0.875, beta_2={1 - 2**-10})", seed=0, dtype="float64")
+if HAVE_TF:
+    table = compare(dfn, X, y)
+    assert table.worst_rel < 1e-9"""),
+    md("""
+## Batch normalization, dropout and a Nesterov SGD
+
+Dropout draws different random masks on the two sides, so the rows after the training step are marked and left
+out of the worst values; the outputs, the loss and the gradients (inference mode) still compare exactly.
+"""),
+    code("""
+from numpynet.layers import Activation, BatchNormalization, Conv2D, Dense, Dropout, Flatten, MaxPool2D
+
+bn_model = nn.Sequential([Dense(24, use_bias=False), BatchNormalization(), Activation("relu"), Dropout(0.2),
+                          Dense(10, kernel_regularizer=f"l1(lambd={2**-10})")], seed=0, dtype="float64")
+bn_model.compile(optimizer="sgd(lr=0.0625, momentum=0.875, nesterov=True)", loss="softmax_cross_entropy",
+                 metrics=["accuracy"])
+if HAVE_TF:
+    table = compare(bn_model, X, y)"""),
+    md("""
+## A small convolutional network
+"""),
+    code("""
+side = int(round(np.sqrt(X.shape[1])))
+images = X[:16].reshape(-1, side, side, 1)
+cnn = nn.Sequential([Conv2D(4, 3, padding="same", activation="relu", kernel_regularizer=f"l2(lambd={2**-10})"),
+                     MaxPool2D(2), Flatten(), Dense(10)], seed=0, dtype="float64")
+cnn.compile(optimizer=f"rmsprop(lr={2**-10})", loss="softmax_cross_entropy", metrics=["accuracy"])
+if HAVE_TF:
+    table = compare(cnn, images, y[:16])
+    assert table.worst_rel < 1e-9"""),
+    md("""
+The Keras model itself, for the curious:
+"""),
+    code("""
+if HAVE_TF:
+    to_keras(dfn).summary()"""),
+]
+
+NOTEBOOKS = {
+    "01_backprop_by_hand.ipynb": NB1,
+    "02_l1_vs_l2.ipynb": NB2,
+    "03_regularization_zoo.ipynb": NB3,
+    "04_lenet5.ipynb": NB4,
+    "05_compare_with_keras.ipynb": NB5,
+}
+
+
+def build(cells):
+    nb = new_notebook(cells=cells)
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"cell-{i:02d}"   # stable ids: regenerating gives the same file
+    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    nb.metadata["language_info"] = {"name": "python"}
+    return nb
+
+
+def main():
+    for name, cells in NOTEBOOKS.items():
+        nb = build(cells)
+        nbformat.validate(nb)
+        path = os.path.join(HERE, name)
+        with open(path, "w", encoding="utf-8") as f:
+            nbformat.write(nb, f)
+        print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,594 @@
+"""Activation functions: the forward formula and its derivative, written out with NumPy.
+
+An activation maps the pre-activation z of a layer to its output y = f(z). In backpropagation it receives
+dL/dy and returns dL/dz. For an elementwise f that is the chain rule entry by entry,
+
+    dL/dz = dL/dy ⊙ f'(z),
+
+and f'(z) can usually be written with the *output* y, which the layer already keeps from the forward pass:
+σ' = y·(1 − y), tanh' = 1 − y², exp' = y. ``backward(dy, x, y)`` gets both the input x and the cached output y and
+uses whichever is cheaper, so nothing is computed twice. Softmax is not elementwise: its Jacobian is
+diag(y) − y·yᵀ and the product with dy collapses to y ⊙ (dy − Σ_j dy_j·y_j).
+
+Formulas, defaults and the derivative at kinks follow Keras 3 on TensorFlow (relu'(0) = 0, leaky_relu'(0) = slope,
+elu'(0) = α, selu'(0) = λ, hard_sigmoid' = 0 at ±3, ...), so a numpynet model and its Keras twin agree to rounding.
+
+=================  ===================================================  =========================================
+name               f(x)                                                 f'(x) as computed
+=================  ===================================================  =========================================
+``linear``         x                                                    1
+``relu``           max(x, 0)                                            [x > 0]
+``relu6``          min(max(x, 0), 6)                                    [0 < x < 6]
+``leaky_relu``     x if x > 0 else s·x            (s = 0.2)             1 if x > 0 else s
+``elu``            x if x > 0 else α·(eˣ − 1)     (α = 1)               1 if x > 0 else y + α  (= α·eˣ)
+``selu``           λ·elu(x, α)   (α ≈ 1.6733, λ ≈ 1.0507)               λ if x ≥ 0 else y + λ·α
+``gelu``           x·Φ(x) = ½·x·erfc(−x/√2)                             Φ(x) + x·φ(x),  Φ = y/x
+``gelu`` (approx)  ½·x·(1 + t), t = tanh(√(2/π)·(x + 0.044715·x³))       ½(1 + t) + ½·x·(1 − t²)·dt/dx
+``sigmoid``        1 / (1 + e⁻ˣ)                                        y·(1 − y)
+``hard_sigmoid``   relu6(x + 3) / 6                                     [−3 < x < 3] / 6
+``tanh``           tanh(x)                                              1 − y²
+``softmax``        eˣⁱ / Σ_j eˣʲ   (along ``axis``)                     y ⊙ (dy − Σ dy·y)  (vector-Jacobian)
+``softplus``       log(1 + eˣ)                                          σ(x) = 1 − e⁻ʸ
+``softsign``       x / (1 + |x|)                                        1 / (1 + |x|)²
+``silu``/``swish`` x·σ(x)                                               σ + y·(1 − σ)
+``exponential``    eˣ                                                   y
+=================  ===================================================  =========================================
+
+Every function keeps the dtype of its input (float32 stays float32); integer input is converted to the default
+float type. Constants are Python floats so that NumPy's promotion rules never upcast a float32 array.
+
+Also here: :func:`erf` and :func:`erfc`, float64-accurate error functions in vectorized NumPy (W. J. Cody's
+rational Chebyshev approximations), which the exact GELU needs; SciPy is not a dependency.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .config import floatx
+from .errors import SpecError
+from .spec import Configurable, Registry, check_number, to_json
+
+__all__ = ["Activation", "Linear", "ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "GELU", "Sigmoid", "HardSigmoid",
+           "Tanh", "Softmax", "Softplus", "Softsign", "SiLU", "Exponential", "registry", "get", "serialize",
+           "erf", "erfc", "normal_cdf"]
+
+
+# ---------------------------------------------------------------------------------------------------- helpers
+
+def _as_float(x):
+    """``x`` as a floating array without copying; integers/bools/lists become the default float type."""
+    x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.floating):
+        x = x.astype(floatx())
+    return x
+
+
+def _into(out, value):
+    """Return ``value``, written into ``out`` when one is given (the in-place protocol of ``out=``)."""
+    if out is None:
+        return value
+    out[...] = value
+    return out
+
+
+def _scale_by(dy, d, out):
+    """dy ⊙ d, reusing the buffer ``d`` (a fresh array the caller owns) when no ``out`` is given.
+
+    Reuse only when the dtypes agree: writing a float64 product into a float32 buffer would silently round.
+    """
+    if out is None and d.dtype == np.result_type(dy, d):
+        out = d
+    return np.multiply(dy, d, out=out)
+
+
+# A note on speed: ``np.where(mask, a, b)`` with an irregular mask costs about 30x an arithmetic ufunc on CPU
+# (branch mispredictions), and so do ufuncs with ``where=``. The hot activations therefore select with exact
+# arithmetic instead: multiplying by a boolean mask gives v·1 = v or v·0 = 0 exactly, and adding 0 changes nothing,
+# so ``a·m + b·(1 − m)`` is the selection itself, bit for bit (for finite a and b).
+
+def _ratio(y, x, at_zero):
+    """y / x, with ``at_zero`` where |x| < 1e-30.
+
+    Used to recover the gate g = y / x of gated activations (y = x·g: GELU, SiLU) from the cached output instead of
+    evaluating g again. y = x·g is one rounding, so y / x is g to within two ulps. Near x = 0 (where g = g(0) far
+    below rounding) the divisor is x + 1 and y ≈ 0, so the result is ``at_zero`` to within |y|.
+    """
+    tiny = np.abs(x) < 1e-30
+    g = np.divide(y, x + tiny)
+    g += np.multiply(tiny, at_zero, dtype=g.dtype)
+    return g
+
+
+#: Largest argument of exp that stays finite, per dtype (log of the largest float, rounded down).
+_EXP_MAX = {np.dtype(np.float16): 11.0, np.dtype(np.float32): 88.0, np.dtype(np.float64): 709.0}
+
+
+def _sigmoid(x):
+    """σ(x) = 1 / (1 + e⁻ˣ) without overflow.
+
+    This form is accurate to an ulp or two for every x (for x ≪ 0, e⁻ˣ is huge and the reciprocal is exact
+    relative to it); the only danger is e⁻ˣ overflowing to inf (with a warning), so −x is capped at the largest
+    finite exponent. Beyond the cap σ is below the smallest normal float (1e-38 in float32, 1e-308 in float64) and
+    is set to 0.
+    """
+    cap = _EXP_MAX.get(x.dtype, 709.0)
+    z = np.negative(x)
+    np.minimum(z, cap, out=z)
+    np.exp(z, out=z)
+    z += 1.0
+    np.reciprocal(z, out=z)
+    z *= x >= -cap      # NaN stays NaN (NaN·0 = NaN)
+    return z
+
+
+# ---------------------------------------------------------------------------------------------------- erf / erfc
+# W. J. Cody, "Rational Chebyshev approximations for the error function", Math. Comp. 23 (1969) 631-638;
+# coefficients as published in his SPECFUN package (netlib.org/specfun/erf). They approximate erf/erfc to at least
+# 18 significant digits, so float64 results are correct to a few ulps. Polynomials are listed highest degree first.
+
+_ERF_SMALL = 0.46875   # |x| <= this: erf(x) = x·P(x²)/Q(x²)
+_ERF_MID = 4.0         # 0.46875 < |x| <= 4: erfc(|x|) = exp(−x²)·P(|x|)/Q(|x|); beyond, an expansion in 1/x²
+_ERF_HUGE = 30.0       # erfc(30) ≈ 2.6e-393 underflows even float64: larger |x| are clamped here (no inf − inf)
+_ERF_A = (1.85777706184603153e-1, 3.16112374387056560e00, 1.13864154151050156e02, 3.77485237685302021e02,
+          3.20937758913846947e03)
+_ERF_B = (1.0, 2.36012909523441209e01, 2.44024637934444173e02, 1.28261652607737228e03, 2.84423683343917062e03)
+_ERFC_C = (2.15311535474403846e-8, 5.64188496988670089e-1, 8.88314979438837594e00, 6.61191906371416295e01,
+           2.98635138197400131e02, 8.81952221241769090e02, 1.71204761263407058e03, 2.05107837782607147e03,
+           1.23033935479799725e03)
+_ERFC_D = (1.0, 1.57449261107098347e01, 1.17693950891312499e02, 5.37181101862009858e02, 1.62138957456669019e03,
+           3.29079923573345963e03, 4.36261909014324716e03, 3.43936767414372164e03, 1.23033935480374942e03)
+_ERFC_P = (1.63153871373020978e-2, 3.05326634961232344e-1, 3.60344899949804439e-1, 1.25781726111229246e-1,
+           1.60837851487422766e-2, 6.58749161529837803e-4)
+_ERFC_Q = (1.0, 2.56852019228982242e00, 1.87295284992346047e00, 5.27905102951428412e-1, 6.05183413124413191e-2,
+           2.33520497626869185e-3)
+_INV_SQRT_PI = 0.56418958354775628695    # 1/√π
+_INV_SQRT2 = 0.70710678118654752440      # 1/√2
+_INV_SQRT_2PI = 0.39894228040143267794   # 1/√(2π)
+
+
+def _horner(coeffs, t):
+    """Σ coeffs[k]·t^(n−k) by Horner's rule, with one temporary."""
+    acc = np.full_like(t, coeffs[0])
+    for c in coeffs[1:]:
+        acc *= t
+        acc += c
+    return acc
+
+
+def _exp_minus_square(y):
+    """exp(−y²) without the rounding of y²: split y = h + (y − h) with h = trunc(16·y)/16, whose square is exact,
+    so exp(−y²) = exp(−h²)·exp(−(y − h)(y + h)) (Cody's device; it keeps erfc accurate in the far tail)."""
+    h = np.trunc(y * 16.0) / 16.0
+    return np.exp(-h * h) * np.exp(-(y - h) * (y + h))
+
+
+def _erfc_abs(y):
+    """erfc(y) for y = |x| > 0.46875 (NaN passes through)."""
+    y = np.minimum(y, _ERF_HUGE)     # NaN stays NaN
+    out = np.empty_like(y)
+    mid = y <= _ERF_MID
+    ym = y[mid]
+    out[mid] = _horner(_ERFC_C, ym) / _horner(_ERFC_D, ym)
+    far = ~mid
+    yf = y[far]
+    z = 1.0 / (yf * yf)
+    out[far] = (_INV_SQRT_PI - z * _horner(_ERFC_P, z) / _horner(_ERFC_Q, z)) / yf
+    return out * _exp_minus_square(y)
+
+
+def _erf_small(x):
+    z = x * x
+    return x * _horner(_ERF_A, z) / _horner(_ERF_B, z)
+
+
+def erf(x):
+    """Error function erf(x) = (2/√π) ∫₀ˣ e^(−t²) dt, elementwise, float64-accurate (a few ulps); keeps the dtype.
+
+    Near 0 a rational function of x² gives erf directly; elsewhere erf(x) = sign(x)·(1 − erfc(|x|)).
+    """
+    x = _as_float(x)
+    out = np.empty_like(x)
+    y = np.abs(x)
+    small = y <= _ERF_SMALL
+    out[small] = _erf_small(x[small])
+    big = ~small                     # includes NaN
+    out[big] = np.copysign(1.0 - _erfc_abs(y[big]), x[big])
+    return out
+
+
+def erfc(x):
+    """Complementary error function erfc(x) = 1 − erf(x), elementwise, accurate also where it is tiny (x ≫ 1).
+
+    erfc(x) for x > 0.46875 comes straight from the rational approximations (no cancellation); for
+    x < −0.46875, erfc(x) = 2 − erfc(|x|).
+    """
+    x = _as_float(x)
+    out = np.empty_like(x)
+    y = np.abs(x)
+    small = y <= _ERF_SMALL
+    out[small] = 1.0 - _erf_small(x[small])
+    big = ~small
+    tail = _erfc_abs(y[big])
+    out[big] = np.where(x[big] < 0, 2.0 - tail, tail)
+    return out
+
+
+def normal_cdf(x):
+    """Φ(x) = P(N(0, 1) ≤ x) = ½·erfc(−x/√2), accurate in both tails."""
+    x = _as_float(x)
+    return 0.5 * erfc(x * -_INV_SQRT2)
+
+
+# ---------------------------------------------------------------------------------------------------- base
+
+class Activation(Configurable):
+    """y = f(x), with the gradient written out.
+
+    * ``forward(x) -> y`` (also ``act(x)``);
+    * ``backward(dy, x, y, out=None) -> dx``: dL/dx from dL/dy, the input x and the output y of ``forward(x)``
+      (whichever of x, y is cheaper is used; the forward pass is never recomputed). ``out``, when given, receives
+      the result and may be ``dy`` itself (in-place).
+
+    Elementwise activations (``elementwise = True``) also have ``derivative(x, y, out=None) -> f'(x)``, a new
+    array (or ``out``), and ``backward = dy ⊙ derivative``; some override ``backward`` with a fused formula.
+    """
+
+    #: True when f acts entry by entry (its Jacobian is diagonal and ``derivative`` is defined)
+    elementwise = True
+
+    def __init__(self):
+        """No arguments (subclasses with hyper-parameters define their own); an explicit signature lets the spec
+        parser reject unknown keywords by name."""
+
+    def forward(self, x):
+        raise NotImplementedError
+
+    def __call__(self, x):
+        return self.forward(x)
+
+    def derivative(self, x, y, out=None):
+        raise NotImplementedError(f"{type(self).__name__} has no elementwise derivative; use backward()")
+
+    def backward(self, dy, x, y, out=None):
+        return _scale_by(dy, self.derivative(x, y), out)
+
+
+registry = Registry("activation", Activation)
+
+
+# ---------------------------------------------------------------------------------------------------- classes
+
+@registry.register("linear", "identity")
+class Linear(Activation):
+    """Identity: y = x, f' = 1. ``forward`` returns x itself and ``backward`` returns dy itself (no copies)."""
+
+    def forward(self, x):
+        return _as_float(x)
+
+    def derivative(self, x, y, out=None):
+        return _into(out, np.ones_like(x))
+
+    def backward(self, dy, x, y, out=None):
+        return _into(out, dy)
+
+
+@registry.register("relu")
+class ReLU(Activation):
+    """Rectified linear unit: y = max(x, 0); f'(x) = 1 for x > 0, else 0 (also at x = 0, as TensorFlow)."""
+
+    def forward(self, x):
+        return np.maximum(_as_float(x), 0.0)
+
+    def derivative(self, x, y, out=None):
+        return _into(out, (x > 0).astype(x.dtype))
+
+    def backward(self, dy, x, y, out=None):
+        return np.multiply(dy, x > 0, out=out)
+
+
+@registry.register("relu6")
+class ReLU6(Activation):
+    """ReLU capped at 6: y = min(max(x, 0), 6); f'(x) = 1 for 0 < x < 6, else 0 (0 at both kinks)."""
+
+    def forward(self, x):
+        return np.clip(_as_float(x), 0.0, 6.0)
+
+    def derivative(self, x, y, out=None):
+        return _into(out, ((x > 0) & (x < 6)).astype(x.dtype))
+
+    def backward(self, dy, x, y, out=None):
+        return np.multiply(dy, (x > 0) & (x < 6), out=out)
+
+
+@registry.register("leaky_relu", "leakyrelu")
+class LeakyReLU(Activation):
+    """Leaky ReLU: y = x for x > 0, else s·x; f'(x) = 1 for x > 0, else s (s at x = 0, as TensorFlow).
+
+    Default slope s = 0.2, Keras's ``leaky_relu`` function default (the ``LeakyReLU`` *layer* defaults to 0.3).
+    """
+
+    def __init__(self, negative_slope=0.2):
+        self.negative_slope = check_number("LeakyReLU", "negative_slope", negative_slope, minimum=0.0)
+
+    def forward(self, x):
+        x = _as_float(x)
+        y = np.multiply(x, self.negative_slope)
+        # for s <= 1, max(s·x, x) is x for x > 0 and s·x otherwise; for s > 1 it is the min
+        return np.maximum(y, x, out=y) if self.negative_slope <= 1.0 else np.minimum(y, x, out=y)
+
+    def derivative(self, x, y, out=None):
+        d = np.multiply(x <= 0, self.negative_slope, dtype=x.dtype, out=out)   # s where x <= 0, else 0
+        d += x > 0                                                              # 1 where x > 0
+        return d
+
+
+@registry.register("elu")
+class ELU(Activation):
+    """Exponential linear unit: y = x for x > 0, else α·(eˣ − 1).
+
+    f'(x) = 1 for x > 0, else α·eˣ = y + α (read off the output; α at x = 0, as TensorFlow).
+    """
+
+    def __init__(self, alpha=1.0):
+        self.alpha = check_number("ELU", "alpha", alpha, minimum=0.0)
+
+    def forward(self, x):
+        x = _as_float(x)
+        # max(x, 0) + α·expm1(min(x, 0)): each entry takes one branch exactly (the other term is 0), and expm1
+        # never sees a positive argument (it could overflow) and is accurate near 0 (unlike exp(x) − 1)
+        y = np.minimum(x, 0.0)
+        np.expm1(y, out=y)
+        y *= self.alpha
+        y += np.maximum(x, 0.0)
+        return y
+
+    def derivative(self, x, y, out=None):
+        d = np.minimum(y, 0.0, out=out)   # y for x <= 0; kept finite for x > 0 (y may be inf there)
+        d += self.alpha
+        d *= x <= 0                       # α·eˣ = y + α where x <= 0, 0 elsewhere
+        d += x > 0                        # 1 where x > 0
+        return d
+
+
+@registry.register("selu")
+class SELU(Activation):
+    """Scaled ELU (self-normalizing networks): y = λ·x for x > 0, else λ·α·(eˣ − 1), with Klambauer et al.'s
+    α = 1.6732632423543772 and λ = 1.0507009873554805 (fixed, as in Keras).
+
+    f'(x) = λ for x ≥ 0, else λ·α·eˣ = y + λ·α. At the kink x = 0 TensorFlow takes the right-hand slope λ
+    (unlike ELU, whose Keras form gives α there), and so do we. Pair SELU with ``lecun_normal`` weights and
+    ``AlphaDropout``.
+    """
+
+    ALPHA = 1.6732632423543772848170429916717
+    SCALE = 1.0507009873554804934193349852946
+
+    def forward(self, x):
+        x = _as_float(x)
+        y = np.minimum(x, 0.0)           # as ELU: one branch per entry, the other term is exactly 0
+        np.expm1(y, out=y)
+        y *= self.ALPHA * self.SCALE
+        pos = np.maximum(x, 0.0)
+        pos *= self.SCALE
+        y += pos
+        return y
+
+    def derivative(self, x, y, out=None):
+        d = np.minimum(y, 0.0, out=out)
+        d += self.ALPHA * self.SCALE
+        d *= x < 0                                          # λ·α·eˣ = y + λ·α where x < 0
+        d += np.multiply(x >= 0, self.SCALE, dtype=d.dtype)  # λ where x >= 0
+        return d
+
+
+@registry.register("gelu")
+class GELU(Activation):
+    """Gaussian error linear unit.
+
+    Exact (default, as Keras 3): y = x·Φ(x) = ½·x·erfc(−x/√2), Φ the standard normal CDF;
+    f'(x) = Φ(x) + x·φ(x), φ(x) = e^(−x²/2)/√(2π). Φ(x) is recovered from the output as y/x.
+
+    ``approximate=True``: y = ½·x·(1 + t), t = tanh(k·(x + c·x³)), k = √(2/π), c = 0.044715;
+    f'(x) = ½·(1 + t) + ½·x·(1 − t²)·k·(1 + 3c·x²). With s = y/x = ½(1 + t) that is s + 2·x·s·(1 − s)·k·(1 + 3c·x²).
+    """
+
+    _K = 0.79788456080286535588   # √(2/π)
+    _C = 0.044715
+
+    def __init__(self, approximate=False):
+        if not isinstance(approximate, (bool, np.bool_)):
+            raise SpecError(f"GELU: argument 'approximate' must be True or False, got {approximate!r}")
+        self.approximate = bool(approximate)
+
+    def forward(self, x):
+        x = _as_float(x)
+        if self.approximate:
+            xc = np.clip(x, -100.0, 100.0)   # tanh is ±1 long before; avoids overflow of x³ for huge |x|
+            t = np.tanh(self._K * (xc + self._C * xc * xc * xc))
+            t += 1.0
+            t *= x
+            t *= 0.5
+            return t
+        y = erfc(x * -_INV_SQRT2)
+        y *= x
+        y *= 0.5
+        return y
+
+    def derivative(self, x, y, out=None):
+        s = _ratio(y, x, 0.5)                  # Φ(x), or ½(1 + t) for the tanh form
+        xc = np.clip(x, -40.0, 40.0)           # φ(40) underflows to 0: no inf·0 for huge |x|
+        if self.approximate:
+            extra = xc * s * (1.0 - s)
+            extra *= 2.0 * self._K
+            extra *= 1.0 + 3.0 * self._C * xc * xc
+        else:
+            extra = np.exp(-0.5 * xc * xc)
+            extra *= xc
+            extra *= _INV_SQRT_2PI
+        s += extra
+        return _into(out, s)
+
+
+@registry.register("sigmoid", "logistic")
+class Sigmoid(Activation):
+    """Logistic sigmoid: y = 1/(1 + e⁻ˣ), computed without overflow for any x; f'(x) = y·(1 − y)."""
+
+    def forward(self, x):
+        return _sigmoid(_as_float(x))
+
+    def derivative(self, x, y, out=None):
+        d = np.subtract(1.0, y, out=out)
+        d *= y
+        return d
+
+    def backward(self, dy, x, y, out=None):
+        d = np.subtract(1.0, y)
+        d *= y
+        return _scale_by(dy, d, out)
+
+
+@registry.register("hard_sigmoid", "hardsigmoid")
+class HardSigmoid(Activation):
+    """Piecewise-linear sigmoid, Keras 3's definition: y = relu6(x + 3)/6, i.e. 0 for x ≤ −3, 1 for x ≥ 3,
+    x/6 + ½ between; f'(x) = 1/6 for −3 < x < 3, else 0 (0 at the kinks)."""
+
+    def forward(self, x):
+        z = _as_float(x) + 3.0
+        np.clip(z, 0.0, 6.0, out=z)
+        z /= 6.0
+        return z
+
+    def derivative(self, x, y, out=None):
+        z = x + 3.0                        # the kinks as Keras sees them: relu6's 0 and 6 of x + 3
+        inside = (z > 0) & (z < 6)
+        return np.multiply(inside, 1.0 / 6.0, dtype=x.dtype, out=out)
+
+
+@registry.register("tanh")
+class Tanh(Activation):
+    """Hyperbolic tangent: y = tanh(x); f'(x) = 1 − y²."""
+
+    def forward(self, x):
+        return np.tanh(_as_float(x))
+
+    def derivative(self, x, y, out=None):
+        d = np.multiply(y, y, out=out)
+        np.subtract(1.0, d, out=d)
+        return d
+
+    def backward(self, dy, x, y, out=None):
+        d = y * y
+        np.subtract(1.0, d, out=d)
+        return _scale_by(dy, d, out)
+
+
+@registry.register("softmax")
+class Softmax(Activation):
+    """Softmax along ``axis`` (default the last): y_i = e^(x_i − m) / Σ_j e^(x_j − m), m = max_j x_j.
+
+    Subtracting the max changes nothing mathematically and keeps exp from overflowing. The Jacobian
+    ∂y_i/∂x_j = y_i·(δ_ij − y_j) is not diagonal; its product with dy is dx = y ⊙ (dy − Σ_j dy_j·y_j).
+    (With a cross-entropy loss the model fuses the two and uses the simpler logits gradient (p − y)/N.)
+    """
+
+    elementwise = False
+
+    def __init__(self, axis=-1):
+        self.axis = check_number("Softmax", "axis", axis, integer=True)
+
+    def forward(self, x):
+        x = _as_float(x)
+        e = x - np.max(x, axis=self.axis, keepdims=True)
+        np.exp(e, out=e)
+        e /= np.sum(e, axis=self.axis, keepdims=True)
+        return e
+
+    def backward(self, dy, x, y, out=None):
+        inner = np.sum(dy * y, axis=self.axis, keepdims=True)
+        dx = np.subtract(dy, inner, out=out)
+        dx *= y
+        return dx
+
+
+@registry.register("softplus")
+class Softplus(Activation):
+    """Softplus (smooth ReLU): y = log(1 + eˣ), computed as log1p(e^(−|x|)) + max(x, 0) (no overflow, no loss of
+    precision for large |x|); f'(x) = σ(x) = 1 − e^(−y), read off the output."""
+
+    def forward(self, x):
+        x = _as_float(x)
+        y = np.exp(-np.abs(x))
+        np.log1p(y, out=y)
+        y += np.maximum(x, 0.0)
+        return y
+
+    def derivative(self, x, y, out=None):
+        d = np.negative(y, out=out)
+        np.expm1(d, out=d)
+        np.negative(d, out=d)
+        return d
+
+
+@registry.register("softsign")
+class Softsign(Activation):
+    """Softsign: y = x/(1 + |x|); f'(x) = 1/(1 + |x|)²."""
+
+    def forward(self, x):
+        x = _as_float(x)
+        return x / (np.abs(x) + 1.0)
+
+    def derivative(self, x, y, out=None):
+        d = np.abs(x, out=out)
+        d += 1.0
+        np.multiply(d, d, out=d)
+        np.reciprocal(d, out=d)
+        return d
+
+
+@registry.register("silu", "swish")
+class SiLU(Activation):
+    """Sigmoid-weighted linear unit (swish): y = x·σ(x); f'(x) = σ + x·σ·(1 − σ) = σ + y·(1 − σ), with σ = y/x
+    recovered from the output."""
+
+    def forward(self, x):
+        x = _as_float(x)
+        y = _sigmoid(x)
+        y *= x
+        return y
+
+    def derivative(self, x, y, out=None):
+        s = _ratio(y, x, 0.5)
+        d = np.subtract(1.0, s)
+        d *= y
+        d += s
+        return _into(out, d)
+
+
+@registry.register("exponential", "exp")
+class Exponential(Activation):
+    """y = eˣ; f'(x) = eˣ = y."""
+
+    def forward(self, x):
+        return np.exp(_as_float(x))
+
+    def derivative(self, x, y, out=None):
+        return y.copy() if out is None else _into(out, y)
+
+    def backward(self, dy, x, y, out=None):
+        return np.multiply(dy, y, out=out)
+
+
+# ---------------------------------------------------------------------------------------------------- lookup
+
+def get(identifier):
+    """An activation from a spec (``"relu"``, ``"leaky_relu(negative_slope=0.1)"``), a ``{"name", "config"}`` dict,
+    an :class:`Activation` instance or class. ``None`` (and ``"none"``) mean no activation: :class:`Linear`."""
+    if identifier is None or (isinstance(identifier, str) and identifier.strip().lower() == "none"):
+        return Linear()
+    return registry.get(identifier)
+
+
+def serialize(obj):
+    """``{"name": ..., "config": {...}}`` (what :func:`get` reads back)."""
+    return to_json(obj)

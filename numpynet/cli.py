@@ -1,0 +1,293 @@
+"""The ``numpynet`` command (also ``python -m numpynet``).
+
+    numpynet train     --data digits --hidden 200 --activation sigmoid --optimizer "sgd(lr=0.1)"
+                       --regularizer "l2(lambd=0.01)" --epochs 20 --batch-size 64 --seed 0 [--save m.npz]
+                       [--plot curves.png]
+    numpynet compare   --data auto --preset regularizers [--jobs N] [--scheduler ADDRESS] [--out DIR]
+    numpynet compare   --data digits --configs none "l1(lambd=1e-4)" "l2(lambd=0.01)+dropout(0.2)"
+    numpynet gradcheck --hidden 5 --activation tanh --regularizer "l2(lambd=0.1)"
+    numpynet gradcheck --model m.npz
+
+Bad input (an unknown name in a spec, a dataset that is not there, a wrong option) prints one line on stderr and
+exits with status 2; ``gradcheck`` exits 1 when a gradient is off.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+from .errors import DataError, ShapeError, SpecError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+#: gradcheck passes when every parameter's relative error is below this.
+GRADCHECK_TOLERANCE = 1e-5
+
+
+class UsageError(Exception):
+    """A command-line mistake found by argparse; reported like the library's errors."""
+
+
+class _Parser(argparse.ArgumentParser):
+    # argparse prints the whole usage block and exits; we want one line and our own exit path.
+    def error(self, message):
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+def _n_train(text):
+    if text.lower() in ("all", "none"):
+        return "all"
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'all', got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'all', got {text!r}")
+    return value
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _add_data_args(p, default_data):
+    from .experiments import DATASETS
+    p.add_argument("--data", default=default_data, type=str.lower, choices=DATASETS,
+                   help="dataset: auto = Fashion-MNIST when installed, else the bundled digits (default %(default)s)")
+    p.add_argument("--n-train", type=_n_train, default=None, metavar="N",
+                   help="number of training images, or 'all'")
+    p.add_argument("--validation-split", type=float, default=0.1, metavar="F",
+                   help="validation images as a fraction of the training images (default %(default)s)")
+
+
+def _add_model_args(p, defaults):
+    p.add_argument("--hidden", type=_positive_int, action="append", metavar="UNITS",
+                   help=f"units of a hidden layer; repeat for more layers (default {defaults['hidden']})")
+    p.add_argument("--activation", default=defaults["activation"], help="hidden activation spec")
+    p.add_argument("--optimizer", default=defaults["optimizer"], help="optimizer spec, e.g. 'adam(lr=1e-3)'")
+    p.add_argument("--init", dest="init_w", default=defaults["init_w"], help="kernel initializer spec")
+    p.add_argument("--seed", type=int, default=defaults["seed"], help="seed of weights, shuffling and dropout")
+
+
+def build_parser():
+    from .experiments import BASE, PRESETS
+    parser = _Parser(prog="numpynet", description="Train, compare and gradient-check NumPy neural networks.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    base = {"hidden": list(BASE.hidden_dims), "activation": BASE.activation, "optimizer": BASE.optimizer,
+            "init_w": BASE.init_w, "seed": BASE.seed}
+
+    p = sub.add_parser("train", help="train one network and report its accuracy",
+                       description="Train one feed-forward network, with a progress bar per epoch.")
+    _add_data_args(p, "digits")
+    _add_model_args(p, base)
+    p.add_argument("--regularizer", default="none", help="weight penalty spec, e.g. 'l2(lambd=0.01)'")
+    p.add_argument("--dropout", type=float, default=0.0, help="dropout rate after every hidden layer")
+    p.add_argument("--batchnorm", action="store_true", help="batch normalization before every hidden activation")
+    p.add_argument("--epochs", type=_positive_int, default=20)
+    p.add_argument("--batch-size", type=_positive_int, default=64)
+    p.add_argument("--dtype", default="float32", choices=("float32", "float64"))
+    p.add_argument("--save", metavar="PATH", help="save the trained model (.npz)")
+    p.add_argument("--plot", metavar="PNG", help="save loss and accuracy curves")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("compare", help="train a grid of configurations and compare them",
+                       description="Train each configuration (in parallel with --jobs), print a table, and with "
+                                   "--out write results.csv, results.json and figures (curves.png, losses.png, "
+                                   "weights.png). A configuration is a regularization spec: 'none', "
+                                   "'l1(lambd=1e-4)', 'dropout(0.2)', 'batchnorm', or parts joined by '+'.")
+    _add_data_args(p, "digits")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--configs", nargs="+", metavar="SPEC", help="configurations as regularization specs")
+    which.add_argument("--preset", type=str.lower, choices=sorted(PRESETS),
+                       help="a named grid: " + "; ".join(f"{k}: {v.description}" for k, v in PRESETS.items()))
+    p.add_argument("--hidden", type=_positive_int, action="append", metavar="UNITS",
+                   help="override the hidden layer sizes of every configuration (repeat for more layers)")
+    p.add_argument("--activation", help="override every configuration's activation")
+    p.add_argument("--optimizer", help="override every configuration's optimizer")
+    p.add_argument("--seed", type=int, help="override every configuration's seed")
+    p.add_argument("--epochs", type=_positive_int, help="epochs (default: the preset's budget for the dataset)")
+    p.add_argument("--batch-size", type=_positive_int)
+    p.add_argument("--jobs", type=int, default=None,
+                   help="worker processes (default: one per CPU core, at most one per configuration)")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask cluster, e.g. tcp://host:8786")
+    p.add_argument("--out", metavar="DIR", help="write results.csv, results.json and PNG figures here")
+    p.add_argument("--no-plots", action="store_true", help="with --out, skip the figures")
+
+    p = sub.add_parser("gradcheck", help="check backpropagation against central differences",
+                       description="Build a small float64 model (or load one with --model), compare its "
+                                   "gradients with central differences on a few samples, print the relative error "
+                                   f"per parameter; exit 0 if the worst is below {GRADCHECK_TOLERANCE:g}, else 1.")
+    p.add_argument("--model", metavar="PATH", help="check a saved model (.npz) instead of building one")
+    _add_model_args(p, dict(base, hidden=[5], activation="tanh"))
+    p.add_argument("--regularizer", default="none", help="weight penalty spec")
+    p.add_argument("--batchnorm", action="store_true", help="batch normalization before every hidden activation")
+    p.add_argument("--samples", type=_positive_int, default=20, help="number of samples (default %(default)s)")
+    p.add_argument("--max-entries", type=_positive_int, default=1000,
+                   help="check at most this many entries per parameter (a random subset; default %(default)s)")
+    return parser
+
+
+# ================================================================================================ commands
+
+def _load(args, budget_n_train=None):
+    from .experiments import load_data
+    n_train = args.n_train if args.n_train is not None else budget_n_train
+    return load_data(args.data, n_train=None if n_train == "all" else n_train,
+                     validation_split=args.validation_split)
+
+
+def cmd_train(args):
+    from .experiments import Config, train_config
+    config = Config(name="train", hidden_dims=tuple(args.hidden or [200]), activation=args.activation,
+                    optimizer=args.optimizer, regularizer=args.regularizer, dropout=args.dropout,
+                    batchnorm=args.batchnorm, init_w=args.init_w, epochs=args.epochs, batch_size=args.batch_size,
+                    seed=args.seed, dtype=args.dtype)
+    if args.plot:
+        _require_matplotlib()   # fail before training, not after it
+    data = _load(args)
+    print(data.describe())
+    print(config.describe())
+    out = train_config(config, data, verbose=0 if args.quiet else 1, return_model=True)
+    row, model = out["row"], out["model"]
+    print(f"\ntrained {row['epochs']} epochs in {row['seconds']:.1f} s ({row['seconds_per_epoch']:.2f} s/epoch), "
+          f"{row['params']:,} parameters")
+    for label, key in (("train", "train_accuracy"), ("validation", "val_accuracy"), ("test", "test_accuracy")):
+        if row[key] is not None:
+            print(f"{label + ' accuracy':<20} {row[key]:.2%}")
+    print(f"{'data loss':<20} {row['data_loss']:.4f}\n{'regularization loss':<20} {row['reg_loss']:.4f}")
+    if args.save:
+        model.save(args.save)
+        print(f"model saved to {args.save}")
+    if args.plot:
+        from .plots import plot_history
+        plot_history(out["history"], args.plot, title=f"{data.name}: {config.spec}")
+        print(f"curves saved to {args.plot}")
+    return EXIT_OK
+
+
+def _require_matplotlib():
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise ImportError("--plot needs matplotlib: pip install 'numpynet[plot]'") from None
+
+
+def cmd_compare(args):
+    from .experiments import DEFAULT_BUDGET, PRESETS, make_configs, resolve_data_name, run_grid
+    data_name = resolve_data_name(args.data)
+    if args.configs:
+        budget = DEFAULT_BUDGET.get(data_name, {})
+        configs = make_configs(args.configs)
+        epochs = args.epochs or budget.get("epochs")
+        configs = [c.replace(epochs=epochs) for c in configs] if epochs else configs
+        n_train = budget.get("n_train")
+    else:
+        preset = PRESETS[args.preset or "regularizers"]
+        configs = preset.configs_for(data_name, args.epochs)
+        n_train = preset.n_train_for(data_name)
+    overrides = {key: value for key, value in (
+        ("hidden_dims", tuple(args.hidden) if args.hidden else None), ("activation", args.activation),
+        ("optimizer", args.optimizer), ("seed", args.seed), ("batch_size", args.batch_size)) if value is not None}
+    configs = [c.replace(**overrides) for c in configs]
+    args.data = data_name
+    data = _load(args, budget_n_train=n_train)
+    print(data.describe())
+    print(f"{len(configs)} configurations, {configs[0].epochs} epochs each, batch {configs[0].batch_size}; "
+          f"{_where(args, len(configs))}")
+    start = time.perf_counter()
+    results = run_grid(configs, data, jobs=args.jobs, scheduler=args.scheduler, verbose=1)
+    print()
+    print(results.format())
+    print(f"\ngrid finished in {time.perf_counter() - start:.1f} s")
+    if args.out:
+        plots = not args.no_plots
+        if plots:
+            try:
+                import matplotlib  # noqa: F401
+            except ImportError:
+                print("figures skipped: matplotlib is not installed (pip install 'numpynet[plot]')",
+                      file=sys.stderr)
+                plots = False
+        paths = results.save(args.out, figures=plots)
+        print("wrote " + ", ".join(paths))
+    return EXIT_OK
+
+
+def _where(args, n_configs):
+    if args.scheduler:
+        return f"on the Dask cluster at {args.scheduler}"
+    jobs = args.jobs if args.jobs is not None else min(n_configs, os.cpu_count() or 1)
+    return "serially" if jobs == 1 else f"{'all cores' if jobs == -1 else jobs} worker processes"
+
+
+def cmd_gradcheck(args):
+    from . import gradcheck
+    from .experiments import Config, build_model
+    rng = np.random.default_rng(args.seed)
+    if args.model:
+        from .io import load_model
+        model = load_model(args.model)
+        if not model.built:
+            raise DataError(f"{args.model!r} holds a model that was never built; its input shape is unknown")
+        # Any input exercises the same backward code; random pixels in [0, 1] fit every saved model's shape.
+        X = rng.uniform(0.0, 1.0, size=(args.samples,) + tuple(model.input_shape[1:]))
+        n_out = model.output_shape[-1]
+        y = rng.integers(0, n_out, size=args.samples) if n_out > 1 else rng.integers(0, 2, size=args.samples)
+        what = f"{args.model} on {args.samples} random inputs"
+    else:
+        from .datasets import load_digits
+        config = Config(name="gradcheck", hidden_dims=tuple(args.hidden or [5]), activation=args.activation,
+                        optimizer=args.optimizer, regularizer=args.regularizer, batchnorm=args.batchnorm,
+                        init_w=args.init_w, seed=args.seed, dtype="float64")
+        (X, y), _ = load_digits(dtype=np.float64)
+        X, y = X[:args.samples], y[:args.samples]
+        model = build_model(config, 10, X.shape)
+        arch = "-".join(str(h) for h in config.hidden_dims)
+        what = f"64-{arch}-10 {config.activation}, {config.spec}, on {len(X)} digits samples"
+    print(f"gradient check (float64, central differences): {what}")
+    report = gradcheck.check_model(model, X, y, max_entries=args.max_entries)
+    print(report.table())
+    ok = float(report) < GRADCHECK_TOLERANCE
+    print(f"worst relative error {float(report):.3e}: {'OK' if ok else 'FAILED'} (tolerance {GRADCHECK_TOLERANCE:g})")
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+COMMANDS = {"train": cmd_train, "compare": cmd_compare, "gradcheck": cmd_gradcheck}
+
+
+def main(argv=None):
+    """Run the command line; returns the exit status (0 ok, 1 gradient check failed, 2 bad input)."""
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return EXIT_USAGE
+        return COMMANDS[args.command](args)
+    except (UsageError, SpecError, ShapeError, DataError, ImportError, OSError) as exc:
+        print(f"numpynet: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("numpynet: interrupted", file=sys.stderr)
+        return 130
+
+
+def _one_line(exc):
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, OSError) and exc.filename:
+        text = f"{exc.strerror or text}: {exc.filename}"
+    return " ".join(text.split())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

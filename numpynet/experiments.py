@@ -1,0 +1,646 @@
+"""Experiment grids: train several configurations on the same data and compare them in one table and a few figures.
+
+A *configuration* (:class:`Config`) is one network and its training: hidden sizes, activation, optimizer,
+regularization (a weight penalty, dropout, batch normalization), epochs, batch size and seed. It is written
+compactly as a *regularization spec*, a ``+``-separated list of parts applied to a base configuration::
+
+    "none"                          no regularization at all
+    "l2(lambd=0.01)"                ½·λ·Σw² on every kernel (any numpynet regularizer spec)
+    "dropout(0.2)"                  Dropout(rate=0.2) after every hidden layer ("dropout" alone: rate 0.2)
+    "batchnorm"                     Dense (no bias) → BatchNormalization → activation, for every hidden layer
+    "l2(lambd=0.01)+dropout(0.2)"   both
+
+:func:`run_grid` trains every configuration (serially, on local processes with joblib, or on a Dask cluster),
+evaluates it on the training, validation and test sets and returns a :class:`GridResults`: the table
+(``format()``, ``to_csv()``, ``to_json()``), every model's per-epoch history and its first-layer weights, which
+:mod:`numpynet.plots` draws as loss/accuracy curves, data-vs-penalty curves and weight histograms.
+
+Each configuration owns its seed, which fixes its initial weights, its shuffling and its dropout masks, so a grid
+gives the same numbers whether it runs serially or in parallel.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import os
+import time
+
+import numpy as np
+
+from . import activations as _activations
+from . import datasets as _datasets
+from . import initializers as _initializers
+from . import layers as _layers
+from . import optimizers as _optimizers
+from . import regularizers as _regularizers
+from .config import as_float_dtype
+from .errors import DataError, SpecError
+from .spec import check_choice, check_number, parse_call
+
+__all__ = ["Config", "Data", "GridResults", "Preset", "PRESETS", "DATASETS", "make_config", "make_configs",
+           "build_model", "load_data", "train_config", "run_grid", "fast_mode"]
+
+#: Dataset names understood by :func:`load_data` ("auto" = Fashion-MNIST when it is found, else digits).
+DATASETS = ("auto", "digits", "fashion-mnist", "mnist")
+
+#: |w| below this counts as "zero" in the sparsity column: plain SGD on an L1 penalty does not make weights exactly
+#: zero, it makes them jitter around zero by about lr·λ per step, far below this threshold.
+ZERO_THRESHOLD = 1e-3
+
+
+def fast_mode():
+    """True when ``$NUMPYNET_FAST`` is set to something other than "", "0" or "false": notebooks and examples then
+    shrink their data and epochs (CI executes the notebooks that way)."""
+    return os.environ.get("NUMPYNET_FAST", "").strip().lower() not in ("", "0", "false", "no")
+
+
+# ================================================================================================ configurations
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """One network + training setup of a grid.
+
+    The model is ``input → [Dense(h) (→ BatchNorm) → activation (→ Dropout)] for h in hidden_dims → Dense(n_classes)``
+    with fused softmax cross-entropy, ``regularizer`` on every kernel, trained by ``optimizer`` for ``epochs``
+    epochs of mini-batches of ``batch_size``. Defaults are the reference experiment: 784-200 sigmoid-10, SGD lr 0.1,
+    batch 64, 20 epochs.
+    """
+
+    name: str = "none"
+    hidden_dims: tuple = (200,)
+    activation: str = "sigmoid"
+    optimizer: str = "sgd(lr=0.1)"
+    regularizer: str | None = None
+    dropout: float = 0.0
+    batchnorm: bool = False
+    init_w: str = "glorot_uniform"
+    epochs: int = 20
+    batch_size: int = 64
+    seed: int = 0
+    dtype: str = "float32"
+
+    def __post_init__(self):
+        owner = f"Config {self.name!r}"
+        if not isinstance(self.name, str) or not self.name:
+            raise SpecError(f"Config: argument 'name' must be a non-empty string, got {self.name!r}")
+        hidden = (self.hidden_dims,) if isinstance(self.hidden_dims, int) else tuple(self.hidden_dims)
+        hidden = tuple(check_number(owner, "hidden_dims", h, minimum=1, integer=True) for h in hidden)
+        # frozen dataclass: normalized values are written with object.__setattr__
+        object.__setattr__(self, "hidden_dims", hidden)
+        # Spec strings are checked now, so a typo fails before any data is loaded, not after. Objects are kept as
+        # their specs: a Config stays plain data (hashable, JSON-able, picklable to workers, never shared state).
+        for key, family in (("activation", _activations), ("optimizer", _optimizers), ("init_w", _initializers)):
+            obj = family.get(getattr(self, key))
+            if not isinstance(getattr(self, key), str):
+                object.__setattr__(self, key, str(obj))
+        reg = _regularizers.get(self.regularizer)
+        object.__setattr__(self, "regularizer", None if reg is None else str(reg))
+        object.__setattr__(self, "dropout", check_number(owner, "dropout", self.dropout, minimum=0.0, maximum=1.0))
+        if self.dropout >= 1.0:
+            raise SpecError(f"{owner}: argument 'dropout' must be < 1, got {self.dropout!r}")
+        object.__setattr__(self, "batchnorm", bool(self.batchnorm))
+        object.__setattr__(self, "epochs", check_number(owner, "epochs", self.epochs, minimum=1, integer=True))
+        object.__setattr__(self, "batch_size", check_number(owner, "batch_size", self.batch_size, minimum=1,
+                                                            integer=True))
+        object.__setattr__(self, "seed", check_number(owner, "seed", self.seed, minimum=0, integer=True))
+        object.__setattr__(self, "dtype", np.dtype(as_float_dtype(self.dtype)).name)
+
+    @property
+    def spec(self):
+        """The regularization of this configuration as a spec, e.g. ``"l2(lambd=0.01)+dropout(0.2)"``."""
+        parts = [self.regularizer] if self.regularizer else []
+        if self.dropout:
+            parts.append(f"dropout({self.dropout!r})")
+        if self.batchnorm:
+            parts.append("batchnorm")
+        return "+".join(parts) or "none"
+
+    def replace(self, **changes):
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self):
+        out = dataclasses.asdict(self)
+        out["hidden_dims"] = list(self.hidden_dims)
+        return out
+
+    def describe(self):
+        arch = "-".join(str(h) for h in self.hidden_dims)
+        return (f"{self.name}: hidden {arch} {self.activation}, {self.optimizer}, {self.spec}, "
+                f"{self.epochs} epochs, batch {self.batch_size}, seed {self.seed}")
+
+
+#: The reference experiment's network and training; specs given as plain strings are applied to it.
+BASE = Config()
+
+_DROPOUT_NAMES = ("dropout",)
+_BATCHNORM_NAMES = ("batchnorm", "batch_norm", "batchnormalization", "batch_normalization", "bn")
+
+
+def split_parts(text):
+    """Split ``"l2(lambd=0.01)+dropout(0.2)"`` at the ``+`` signs outside parentheses (``1e+4`` stays whole)."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif ch == "+" and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return [p.strip() for p in parts]
+
+
+def _apply_part(part, changes, text):
+    """Record in ``changes`` what one ``+``-part of a spec asks for."""
+    if not part:
+        raise SpecError(f"empty part in configuration spec {text!r}; expected e.g. 'l2(lambd=0.01)+dropout(0.2)'")
+    name, args, kwargs = parse_call(part)
+    if name == "none" and not args and not kwargs:
+        return
+    if name in _DROPOUT_NAMES:
+        if len(args) + len(kwargs) > 1 or (kwargs and "rate" not in kwargs):
+            raise SpecError(f"in configuration spec {text!r}: dropout takes one argument, the rate, e.g. "
+                            f"dropout(0.2) or dropout(rate=0.2); got {part!r}")
+        rate = args[0] if args else kwargs.get("rate", 0.2)
+        rate = check_number("dropout", "rate", rate, minimum=0.0, maximum=1.0, strict=True)
+        changes["dropout"] = rate
+    elif name in _BATCHNORM_NAMES:
+        if args or kwargs:
+            raise SpecError(f"in configuration spec {text!r}: batchnorm takes no arguments, got {part!r}")
+        changes["batchnorm"] = True
+    else:
+        if "regularizer" in changes:
+            raise SpecError(f"configuration spec {text!r} names two weight penalties ({changes['regularizer']!r} "
+                            f"and {part!r}); combine L1 and L2 with l1l2(l1=..., l2=...)")
+        changes["regularizer"] = str(_regularizers.get(part))
+
+
+def make_config(item, base=BASE, name=None):
+    """A :class:`Config` from a Config (returned as is, renamed if ``name``), a dict of fields (applied to
+    ``base``) or a regularization spec string (``"l2(lambd=0.01)+dropout(0.2)"``, applied to ``base``; the
+    spec becomes the name)."""
+    if isinstance(item, Config):
+        return item if name is None else item.replace(name=name)
+    if isinstance(item, dict):
+        fields = {f.name for f in dataclasses.fields(Config)}
+        unknown = sorted(set(item) - fields)
+        if unknown:
+            raise SpecError(f"unknown configuration field(s) {unknown}; known: {sorted(fields)}")
+        changes = dict(item)
+        if name is not None:
+            changes["name"] = name
+        return base.replace(**changes)
+    if isinstance(item, str):
+        text = item.strip()
+        changes = {"regularizer": None, "dropout": 0.0, "batchnorm": False}
+        given = {}
+        for part in split_parts(text):
+            _apply_part(part, given, text)
+        changes.update(given)
+        changes["name"] = name or text
+        return base.replace(**changes)
+    raise SpecError(f"cannot make a configuration from {item!r} ({type(item).__name__}); expected a Config, a dict "
+                    f"of its fields or a spec string such as 'l2(lambd=0.01)'")
+
+
+def make_configs(items, base=BASE):
+    """A list of :class:`Config` from configs / dicts / spec strings; names must be unique (they key the results)."""
+    configs = [make_config(item, base) for item in items]
+    if not configs:
+        raise SpecError("a grid needs at least one configuration")
+    seen = set()
+    for config in configs:
+        if config.name in seen:
+            raise SpecError(f"two configurations are named {config.name!r}; names must be unique")
+        seen.add(config.name)
+    return configs
+
+
+@dataclasses.dataclass(frozen=True)
+class Preset:
+    """A named list of configurations plus, per dataset, a training budget (``n_train`` images, ``epochs``) that
+    keeps the whole grid short (``make demo``: under 2 minutes of training on 2 cores)."""
+
+    description: str
+    configs: tuple
+    budget: dict
+
+    def configs_for(self, data_name, epochs=None):
+        """The configurations with ``epochs`` (given, else the budget's for ``data_name``, else their own)."""
+        epochs = epochs if epochs is not None else self.budget.get(data_name, {}).get("epochs")
+        return [c if epochs is None else c.replace(epochs=epochs) for c in self.configs]
+
+    def n_train_for(self, data_name):
+        return self.budget.get(data_name, {}).get("n_train")
+
+
+_NAMED = [("none", "none"),
+          ("l1", "l1(lambd=1e-4)"),
+          ("l2", "l2(lambd=0.01)"),
+          ("l1l2", "l1l2(l1=1e-4, l2=0.005)"),      # Keras meaning: 1e-4·Σ|w| + 0.005·Σw² = the L1 and L2 above
+          ("dropout", "dropout(0.2)"),
+          ("batchnorm", "batchnorm"),
+          ("l2+dropout", "l2(lambd=0.01)+dropout(0.2)"),
+          ("batchnorm+dropout", "batchnorm+dropout(0.2)")]
+
+#: Training budgets per dataset: the reference experiment's 20,000 images and 20 epochs (the whole grid trains in
+#: about a minute on 2 cores). Digits is small, so it gets all its images and more epochs.
+_DEMO_BUDGET = {"fashion-mnist": {"n_train": 20000, "epochs": 20}, "mnist": {"n_train": 20000, "epochs": 20},
+                "digits": {"n_train": None, "epochs": 40}}
+
+PRESETS = {
+    "regularizers": Preset(
+        "none / L1 / L2 / L1L2 / dropout / batch-norm / combinations on 784-200 sigmoid-10, SGD lr 0.1, batch 64",
+        tuple(make_config(spec, name=name) for name, spec in _NAMED), _DEMO_BUDGET),
+    "reference": Preset(
+        "the reference experiment: none / L1 λ=1e-4 / L2 λ=0.01, 20 epochs on 20,000 images",
+        tuple(make_config(spec, name=name) for name, spec in _NAMED[:3]),
+        {"fashion-mnist": {"n_train": 20000, "epochs": 20}, "mnist": {"n_train": 20000, "epochs": 20},
+         "digits": {"n_train": None, "epochs": 40}}),
+    "quick": Preset(
+        "a tiny grid for tests: 16 hidden units, 2 epochs, none vs L2",
+        tuple(make_config(spec, base=BASE.replace(hidden_dims=(16,), epochs=2), name=name)
+              for name, spec in (("none", "none"), ("l2", "l2(lambd=0.01)"))),
+        {"fashion-mnist": {"n_train": 1000}, "mnist": {"n_train": 1000}, "digits": {"n_train": 500}}),
+}
+
+#: Budget used for ``--configs`` grids (no preset): the same as the demo's.
+DEFAULT_BUDGET = _DEMO_BUDGET
+
+
+# ================================================================================================ models
+
+def build_model(config, n_classes, input_shape=None):
+    """The numpynet model of a :class:`Config` (compiled; built when ``input_shape`` is given).
+
+    Without batch normalization this is :class:`numpynet.DFN`; with it, the Sequential stack
+    ``Dense(h, no bias) → BatchNormalization → Activation`` per hidden layer (normalization before the
+    nonlinearity, as in Ioffe & Szegedy; the bias is redundant because BN's β shifts the same way).
+    """
+    from .model import DFN, Sequential
+    config = make_config(config)
+    if not config.batchnorm:
+        model = DFN(hidden_dims=config.hidden_dims, n_classes=n_classes, activation=config.activation,
+                    optimizer=config.optimizer, regularizer=config.regularizer, init_w=config.init_w,
+                    dropout=config.dropout, seed=config.seed, dtype=config.dtype)
+    else:
+        stack = []
+        for h in config.hidden_dims:
+            stack += [_layers.Dense(h, use_bias=False, kernel_initializer=config.init_w,
+                                    kernel_regularizer=config.regularizer),
+                      _layers.get("batch_normalization"),
+                      _layers.Activation(config.activation)]
+            if config.dropout:
+                stack.append(_layers.get({"name": "dropout", "config": {"rate": config.dropout}}))
+        stack.append(_layers.Dense(n_classes, kernel_initializer=config.init_w,
+                                   kernel_regularizer=config.regularizer))
+        model = Sequential(stack, seed=config.seed, dtype=config.dtype, name="dfn_bn")
+        model.compile(optimizer=config.optimizer, loss="softmax_cross_entropy", metrics=["accuracy"])
+    if input_shape is not None:
+        model.build((None,) + tuple(input_shape[1:]))
+    return model
+
+
+# ================================================================================================ data
+
+@dataclasses.dataclass
+class Data:
+    """Training, validation and test arrays of one dataset (``y`` are integer labels)."""
+
+    name: str
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray | None
+    y_val: np.ndarray | None
+    X_test: np.ndarray
+    y_test: np.ndarray
+
+    @property
+    def n_classes(self):
+        return int(max(self.y_train.max(), self.y_test.max())) + 1
+
+    def describe(self):
+        n_val = 0 if self.X_val is None else len(self.X_val)
+        feat = "x".join(str(d) for d in self.X_train.shape[1:])
+        return (f"{self.name}: {len(self.X_train):,} training / {n_val:,} validation / {len(self.X_test):,} test "
+                f"images of {feat}, {self.n_classes} classes")
+
+    @classmethod
+    def from_arrays(cls, train, test, val=None, validation_split=0.1, name="arrays"):
+        """From ``(X, y)`` pairs; without ``val``, the last ``validation_split`` of the training rows."""
+        (X, y), (Xt, yt) = train, test
+        if val is not None:
+            Xv, yv = val
+        elif validation_split:
+            n_val = _n_val(len(X), validation_split)
+            X, y, Xv, yv = X[:-n_val], y[:-n_val], X[-n_val:], y[-n_val:]
+        else:
+            Xv = yv = None
+        return cls(name, np.asarray(X), np.asarray(y), Xv, yv, np.asarray(Xt), np.asarray(yt))
+
+
+def _n_val(n, validation_split):
+    validation_split = check_number("load_data", "validation_split", validation_split, minimum=0.0,
+                                    maximum=1.0, strict=True)
+    n_val = max(1, int(round(n * validation_split)))
+    if n_val >= n:
+        raise DataError(f"validation_split={validation_split} leaves no training images out of {n}")
+    return n_val
+
+
+def resolve_data_name(name):
+    """``"auto"`` → "fashion-mnist" when its files are found (no download), else "digits"; others checked."""
+    name = check_choice("load_data", "data", name, DATASETS)
+    if name != "auto":
+        return name
+    try:
+        _datasets.find_dataset("fashion-mnist", download=False)
+    except DataError:
+        return "digits"
+    return "fashion-mnist"
+
+
+def load_data(name="digits", n_train=None, validation_split=0.1, n_test=None, flatten=True, dtype=np.float32):
+    """Load a dataset as :class:`Data`.
+
+    ``n_train``: training images (None: all but the validation images). The validation set is
+    ``validation_split · n_train`` further images (``validation_split`` of all when ``n_train`` is None) that
+    follow the training images in the file, so it never overlaps them; ``validation_split=0``: no validation set.
+    ``"auto"`` is Fashion-MNIST when its files are found locally, else digits. Nothing is downloaded.
+    """
+    name = resolve_data_name(name)
+    if n_train is not None:
+        n_train = check_number("load_data", "n_train", n_train, minimum=1, integer=True)
+    validation_split = check_number("load_data", "validation_split", validation_split, minimum=0.0, maximum=1.0,
+                                    strict=True) if validation_split else 0.0
+    n_val = None if n_train is None else (max(1, round(n_train * validation_split)) if validation_split else 0)
+    kwargs = {"flatten": flatten, "dtype": dtype}
+    if name == "digits":
+        (X, y), (Xt, yt) = _datasets.load_digits(**kwargs)
+        Xt, yt = (Xt, yt) if n_test is None else (Xt[:n_test], yt[:n_test])
+    else:
+        loader = _datasets.load_fashion_mnist if name == "fashion-mnist" else _datasets.load_mnist
+        wanted = None if n_train is None else n_train + n_val
+        if wanted is not None and wanted > 60000:
+            raise DataError(f"{name} has 60,000 training images; n_train={n_train:,} plus {n_val:,} for "
+                            f"validation do not fit (lower n_train or validation_split)")
+        (X, y), (Xt, yt) = loader(n_train=wanted, n_test=n_test, download=False, **kwargs)
+    if n_train is None:
+        n_val = max(1, round(len(X) * validation_split)) if validation_split else 0
+        n_train = len(X) - n_val
+    if n_train < 1 or n_train + n_val > len(X):
+        raise DataError(f"{name} has {len(X):,} training images; n_train={n_train:,} plus {n_val:,} for "
+                        f"validation do not fit (lower n_train or validation_split)")
+    val = (X[n_train:n_train + n_val], y[n_train:n_train + n_val]) if n_val else (None, None)
+    return Data(name, X[:n_train], y[:n_train], *val, Xt, yt)
+
+
+def as_data(data):
+    if isinstance(data, Data):
+        return data
+    if isinstance(data, str):
+        return load_data(data)
+    if isinstance(data, (tuple, list)) and len(data) in (2, 3):
+        return Data.from_arrays(data[0], data[-1], val=data[1] if len(data) == 3 else None)
+    raise DataError(f"cannot use {type(data).__name__} as grid data; expected a Data, a dataset name "
+                    f"({', '.join(DATASETS)}) or ((X_train, y_train), (X_test, y_test))")
+
+
+# ================================================================================================ training
+
+def train_config(config, data, verbose=0, return_model=False, callbacks=None):
+    """Train one configuration on ``data`` and evaluate it.
+
+    Returns ``{"row": {...}, "history": {...}, "weights": W1}``: the table row (see :class:`GridResults`), the
+    per-epoch history and a copy of the first Dense layer's kernel; with ``return_model`` also ``"model"``.
+    """
+    config = make_config(config)
+    data = as_data(data)
+    model = build_model(config, data.n_classes, data.X_train.shape)
+    val = None if data.X_val is None else (data.X_val, data.y_val)
+    start = time.perf_counter()
+    hist = model.fit(data.X_train, data.y_train, epochs=config.epochs, batch_size=config.batch_size,
+                     validation_data=val, callbacks=callbacks, verbose=verbose)
+    seconds = time.perf_counter() - start
+    history = {key: [float(v) for v in values] for key, values in hist.history.items()}
+    weights = first_kernel(model)
+    row = {"name": config.name, "spec": config.spec,
+           "train_accuracy": model.evaluate(data.X_train, data.y_train)["accuracy"],
+           "val_accuracy": None if val is None else model.evaluate(*val)["accuracy"],
+           "test_accuracy": model.evaluate(data.X_test, data.y_test)["accuracy"],
+           "data_loss": history["data_loss"][-1] if history.get("data_loss") else math.nan,
+           "reg_loss": history["reg_loss"][-1] if history.get("reg_loss") else math.nan,
+           "zero_weights": float(np.mean(np.abs(weights) < ZERO_THRESHOLD)),
+           "mean_abs_weight": float(np.mean(np.abs(weights))),
+           "epochs": len(history.get("loss", [])),
+           "seconds_per_epoch": float(np.mean(history["seconds"])) if history.get("seconds") else math.nan,
+           "seconds": seconds,
+           "params": int(model.count_params())}
+    out = {"config": config, "row": row, "history": history, "weights": weights}
+    if return_model:
+        out["model"] = model
+    return out
+
+
+def first_kernel(model):
+    """A copy of the first layer kernel "W" of ``model`` (the weights the histograms show)."""
+    for layer in model.layers:
+        if "W" in layer.params:
+            return layer.params["W"].copy()
+    raise DataError("the model has no layer with a kernel 'W'")
+
+
+def _train_quietly(config, data):
+    # Module-level so joblib/Dask can pickle it by reference into worker processes.
+    return train_config(config, data, verbose=0)
+
+
+def run_grid(configs, data, jobs=1, scheduler=None, verbose=1):
+    """Train every configuration on ``data`` and collect the results.
+
+    ``configs``: Configs, dicts or spec strings (see :func:`make_config`) or a preset name. ``data``: a
+    :class:`Data`, a dataset name or ``((X_train, y_train), (X_test, y_test))``.
+    ``jobs``: 1 trains in this process; N > 1 runs N joblib worker processes; None uses one per CPU core (at most
+    one per configuration). ``scheduler``: the address of a Dask scheduler (``"tcp://host:8786"``) to run the
+    grid on its workers (needs ``pip install numpynet[dist]``; the workers need numpynet installed).
+    ``verbose``: 1 prints a line per finished configuration. Returns :class:`GridResults`.
+    """
+    if isinstance(configs, str) and configs in PRESETS:
+        configs = PRESETS[configs].configs
+    configs = make_configs(configs)
+    data = as_data(data)
+    if jobs is None:
+        jobs = min(len(configs), os.cpu_count() or 1)
+    jobs = check_number("run_grid", "jobs", jobs, minimum=-1, integer=True)
+    if jobs == 0:
+        raise SpecError("run_grid: argument 'jobs' must be >= 1, or -1 for one per CPU core, got 0")
+    start = time.perf_counter()
+    outputs = []
+    for i, out in enumerate(_dispatch(configs, data, jobs, scheduler)):
+        outputs.append(out)
+        if verbose:
+            row = out["row"]
+            print(f"[{i + 1}/{len(configs)}] {row['name']:<20} test accuracy {row['test_accuracy']:.2%}  "
+                  f"({row['seconds']:.1f} s)", flush=True)
+    return GridResults([o["row"] for o in outputs], {o["row"]["name"]: o["history"] for o in outputs},
+                       {o["row"]["name"]: o["weights"] for o in outputs}, configs=configs,
+                       data=data.describe(), seconds=time.perf_counter() - start)
+
+
+def _dispatch(configs, data, jobs, scheduler):
+    """Yield each configuration's result, in the order of ``configs``."""
+    if scheduler is None and jobs == 1:
+        for config in configs:
+            yield _train_quietly(config, data)
+        return
+    from joblib import Parallel, delayed
+    tasks = (delayed(_train_quietly)(config, data) for config in configs)
+    if scheduler is None:
+        yield from Parallel(n_jobs=jobs, return_as="generator")(tasks)
+        return
+    from .sklearn import dask_backend
+    with dask_backend(scheduler):
+        yield from Parallel(n_jobs=jobs if jobs > 1 else -1, return_as="generator")(tasks)
+
+
+# ================================================================================================ results
+
+_COLUMNS = [("name", "config", "{}"), ("train_accuracy", "train acc", "{:.2%}"), ("val_accuracy", "val acc", "{:.2%}"),
+            ("test_accuracy", "test acc", "{:.2%}"), ("data_loss", "data loss", "{:.4f}"),
+            ("reg_loss", "reg loss", "{:.4f}"), ("zero_weights", "|W1|<1e-3", "{:.1%}"),
+            ("mean_abs_weight", "mean |W1|", "{:.4f}"), ("seconds_per_epoch", "s/epoch", "{:.2f}")]
+
+
+class GridResults:
+    """What :func:`run_grid` returns: one row per configuration, plus histories and first-layer weights.
+
+    Row keys: ``name``, ``spec`` (the regularization), ``train_accuracy``, ``val_accuracy``, ``test_accuracy``
+    (after training, inference mode), ``data_loss`` and ``reg_loss`` (the last epoch's training means),
+    ``zero_weights`` (share of first-layer weights with |w| < 1e-3), ``mean_abs_weight``, ``epochs``,
+    ``seconds_per_epoch``, ``seconds``, ``params``.
+    ``histories[name]`` is the per-epoch history (``loss``, ``data_loss``, ``reg_loss``, ``accuracy``, ``val_*``,
+    ``seconds``); ``weights[name]`` the first Dense kernel.
+    """
+
+    def __init__(self, rows, histories, weights, configs=None, data="", seconds=None):
+        self.rows = list(rows)
+        self.histories = dict(histories)
+        self.weights = dict(weights)
+        self.configs = list(configs or [])
+        self.data = data
+        self.seconds = seconds
+
+    def __len__(self):
+        return len(self.rows)
+
+    def __iter__(self):
+        return iter(self.rows)
+
+    def __getitem__(self, name):
+        if isinstance(name, int):
+            return self.rows[name]
+        for row in self.rows:
+            if row["name"] == name:
+                return row
+        raise KeyError(f"no configuration named {name!r}; have {[r['name'] for r in self.rows]}")
+
+    @property
+    def names(self):
+        return [row["name"] for row in self.rows]
+
+    def best(self, key="val_accuracy"):
+        """The row with the highest ``key`` (falls back to test accuracy when there is no validation set)."""
+        if all(row.get(key) is None for row in self.rows):
+            key = "test_accuracy"
+        return max(self.rows, key=lambda row: -math.inf if row.get(key) is None else row[key])
+
+    def format(self):
+        """The table as aligned text, one line per configuration."""
+        header = [title for _, title, _ in _COLUMNS]
+        body = [[_cell(row.get(key), fmt) for key, _, fmt in _COLUMNS] for row in self.rows]
+        widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(header)]
+        line = "  ".join("-" * w for w in widths)
+
+        def join(cells):
+            return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+        out = ([self.data] if self.data else []) + [line, join(header), line] + [join(b) for b in body] + [line]
+        return "\n".join(out)
+
+    __str__ = format
+
+    def __repr__(self):
+        return f"<GridResults {len(self.rows)} configurations: {', '.join(self.names)}>"
+
+    def to_csv(self, path):
+        """Write the rows (every key, plus the configuration's fields) as CSV."""
+        rows = self._full_rows()
+        keys = list(dict.fromkeys(k for row in rows for k in row))
+        with open(path, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=keys)
+            writer.writeheader()
+            for row in rows:
+                writer.writerow({k: _csv_value(row.get(k)) for k in keys})
+        return path
+
+    def to_json(self, path=None):
+        """The rows, configurations and histories as JSON (written to ``path`` if given); returns the text."""
+        text = json.dumps({"data": self.data, "seconds": self.seconds, "rows": self.rows,
+                           "configs": [c.to_dict() for c in self.configs], "histories": self.histories},
+                          indent=2, default=_json_default)
+        if path is not None:
+            with open(path, "w") as f:
+                f.write(text + "\n")
+        return text
+
+    def _full_rows(self):
+        by_name = {c.name: c for c in self.configs}
+        out = []
+        for row in self.rows:
+            full = dict(row)
+            config = by_name.get(row["name"])
+            if config is not None:
+                for key, value in config.to_dict().items():
+                    if key != "name":
+                        full[key] = value
+            out.append(full)
+        return out
+
+    def save(self, out_dir, figures=True):
+        """Write ``results.csv``, ``results.json`` and (with matplotlib) the figures into ``out_dir``;
+        returns the written paths."""
+        os.makedirs(out_dir, exist_ok=True)
+        csv_path, json_path = os.path.join(out_dir, "results.csv"), os.path.join(out_dir, "results.json")
+        self.to_csv(csv_path)
+        self.to_json(json_path)
+        paths = [csv_path, json_path]
+        if figures:
+            from . import plots
+            paths += plots.save_grid_figures(self, out_dir)
+        return paths
+
+
+def _cell(value, fmt):
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return fmt.format(value)
+
+
+def _csv_value(value):
+    if isinstance(value, (list, tuple)):
+        return " ".join(str(v) for v in value)
+    return "" if value is None else value
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, tuple):
+        return list(value)
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")

@@ -1,0 +1,196 @@
+"""Weight penalties: L2 (ridge / weight decay), L1 (lasso) and L1L2 (elastic net).
+
+A regularizer R(W) adds a penalty to the training loss,
+
+    total = (1/N) Σ_n ℓ(out_n, y_n) + Σ_layers Σ_params R(W),
+
+once per batch (not divided by the batch size, as in Keras), and its gradient dR/dW is added to the data gradient
+of W before the optimizer step.
+
+==============================  ===================  ==================  =====================
+spec                            R(W)                 dR/dW               Keras equivalent
+==============================  ===================  ==================  =====================
+``l2(lambd=λ)`` / ``l2(λ)``     ½·λ·Σ w²             λ·w                 ``L2(λ/2)``
+``l2(l2=λ)``                    λ·Σ w²               2·λ·w               ``L2(λ)``
+``l1(lambd=λ)`` / ``l1(l1=λ)``  λ·Σ |w|              λ·sign(w)           ``L1(λ)``
+``l1l2(l1=a, l2=b)``            a·Σ |w| + b·Σ w²     a·sign(w) + 2·b·w   ``L1L2(a, b)``
+==============================  ===================  ==================  =====================
+
+``lambd`` is the textbook convention (the ½ makes the gradient λ·w, so plain SGD shrinks every weight by the
+factor 1 − η·λ: "weight decay"); ``l1``/``l2`` are Keras's keywords with Keras's meaning. sign(0) = 0, as the
+subgradient TensorFlow uses for |w| at 0.
+
+Penalties are returned as Python floats; gradients keep the dtype (and shape) of W.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import SpecError
+from .spec import Configurable, Registry, check_number, to_json
+
+__all__ = ["RegularizerBase", "Regularizer", "L1", "L2", "L1L2", "registry", "get", "serialize"]
+
+
+class RegularizerBase(Configurable):
+    """A penalty R(W) on one parameter array.
+
+    Subclasses implement ``loss(W) -> float`` and ``grad(W, out=None) -> ndarray`` (same shape and dtype as W;
+    written into ``out`` when given). ``reg(W)`` is ``reg.loss(W)``.
+    """
+
+    def loss(self, W):
+        raise NotImplementedError
+
+    def grad(self, W, out=None):
+        raise NotImplementedError
+
+    def __call__(self, W):
+        return self.loss(W)
+
+
+#: Shorter name for the base class (what Keras calls ``keras.regularizers.Regularizer``).
+Regularizer = RegularizerBase
+
+registry = Registry("regularizer", RegularizerBase, allow_none=True)
+
+
+# ---------------------------------------------------------------------------------------------------- helpers
+
+def _sum_of_squares(W):
+    """Σ w² as a Python float.
+
+    ``np.dot`` of the flattened array with itself is one BLAS call with no temporary (about 7x faster than
+    ``np.sum(W * W)``); float64 weights accumulate in float64, float32 weights to float32 precision, as Keras.
+    """
+    flat = np.ravel(W)
+    return float(np.dot(flat, flat))
+
+
+def _sum_of_abs(W):
+    """Σ |w| as a Python float (NumPy's pairwise summation keeps the rounding error at O(log n)·eps)."""
+    return float(np.abs(W).sum())
+
+
+def _one_strength(owner, pairs, default):
+    """Pick the single strength given among ``pairs`` (keyword -> value); none given -> ``default``."""
+    given = [(key, value) for key, value in pairs if value is not None]
+    if len(given) > 1:
+        keys = " and ".join(repr(key) for key, _ in given)
+        raise SpecError(f"{owner}: give only one of {keys}, they are alternative conventions for the same strength")
+    if not given:
+        return default
+    key, value = given[0]
+    return key, check_number(owner, key, value, minimum=0.0)
+
+
+# ---------------------------------------------------------------------------------------------------- classes
+
+@registry.register("l2")
+class L2(RegularizerBase):
+    """Squared-norm penalty (ridge / weight decay); the keyword chooses the convention.
+
+    * ``L2(lambd=λ)`` (or ``L2(λ)``): R(W) = ½·λ·Σ w²,  dR/dW = λ·W  (textbook; default λ = 0.01)
+    * ``L2(l2=λ)``: R(W) = λ·Σ w²,  dR/dW = 2·λ·W  (Keras's ``L2(λ)``)
+
+    Both are c·Σ w² with gradient 2c·W; ``keras_l2`` is that c, the argument of the equivalent Keras ``L2``.
+    ``str()`` keeps the keyword given: ``str(L2(l2=0.1)) == "l2(l2=0.1)"``.
+    """
+
+    def __init__(self, lambd=None, l2=None):
+        key, value = _one_strength("L2", [("lambd", lambd), ("l2", l2)], default=("lambd", 0.01))
+        self.lambd = value if key == "lambd" else None
+        self.l2 = value if key == "l2" else None
+        self._key = key
+        # c in R(W) = c·Σw²; a Python float, so multiplying a float32 array keeps float32
+        self._c = value / 2.0 if key == "lambd" else value
+        self._two_c = 2.0 * self._c
+
+    @property
+    def keras_l2(self):
+        """The Keras ``L2`` factor of this penalty: λ/2 for ``lambd=λ``, λ for ``l2=λ``."""
+        return self._c
+
+    def get_config(self):
+        return {self._key: self.lambd if self._key == "lambd" else self.l2}
+
+    def loss(self, W):
+        return self._c * _sum_of_squares(W)
+
+    def grad(self, W, out=None):
+        return np.multiply(W, self._two_c, out=out)
+
+
+@registry.register("l1")
+class L1(RegularizerBase):
+    """Absolute-value penalty (lasso): R(W) = λ·Σ |w|,  dR/dW = λ·sign(W), sign(0) = 0.
+
+    ``L1(lambd=λ)``, ``L1(λ)`` and ``L1(l1=λ)`` (Keras's keyword) mean the same; default λ = 0.01.
+    ``str()`` keeps the keyword given. The penalty drives small weights to exactly zero (sparse weights).
+    """
+
+    def __init__(self, lambd=None, l1=None):
+        key, value = _one_strength("L1", [("lambd", lambd), ("l1", l1)], default=("lambd", 0.01))
+        self.lambd = value if key == "lambd" else None
+        self.l1 = value if key == "l1" else None
+        self._key = key
+        self._lam = value
+
+    @property
+    def keras_l1(self):
+        """The Keras ``L1`` factor of this penalty (λ, whichever keyword was used)."""
+        return self._lam
+
+    def get_config(self):
+        return {self._key: self._lam}
+
+    def loss(self, W):
+        return self._lam * _sum_of_abs(W)
+
+    def grad(self, W, out=None):
+        out = np.sign(W, out=out)
+        out *= self._lam
+        return out
+
+
+@registry.register("l1l2", "l1_l2", "elastic_net")
+class L1L2(RegularizerBase):
+    """Elastic net, Keras's meaning: R(W) = l1·Σ |w| + l2·Σ w²,  dR/dW = l1·sign(W) + 2·l2·W.
+
+    Both strengths default to 0 (as Keras's ``L1L2``).
+    """
+
+    def __init__(self, l1=0.0, l2=0.0):
+        self.l1 = check_number("L1L2", "l1", l1, minimum=0.0)
+        self.l2 = check_number("L1L2", "l2", l2, minimum=0.0)
+
+    def loss(self, W):
+        total = 0.0
+        if self.l1:
+            total += self.l1 * _sum_of_abs(W)
+        if self.l2:
+            total += self.l2 * _sum_of_squares(W)
+        return total
+
+    def grad(self, W, out=None):
+        if self.l1:
+            out = np.sign(W, out=out)
+            out *= self.l1
+            if self.l2:
+                out += (2.0 * self.l2) * W   # one temporary: W itself must stay untouched
+            return out
+        return np.multiply(W, 2.0 * self.l2, out=out)
+
+
+# ---------------------------------------------------------------------------------------------------- lookup
+
+def get(identifier):
+    """A regularizer from a spec (``"l2(lambd=0.01)"``), a ``{"name", "config"}`` dict or an instance;
+    ``None`` / ``"none"`` give ``None`` (no penalty)."""
+    return registry.get(identifier)
+
+
+def serialize(obj):
+    """``{"name": ..., "config": {...}}`` (what :func:`get` reads back); ``None`` stays ``None``."""
+    return to_json(obj)
