@@ -344,10 +344,13 @@ class ELU(Activation):
         return y
 
     def derivative(self, x, y, out=None):
-        d = np.minimum(y, 0.0, out=out)   # y for x <= 0; kept finite for x > 0 (y may be inf there)
+        # min(y, 0) + α is y + α = α·eˣ where x <= 0 and α where x > 0 (y may be inf there; min keeps it finite),
+        # so with the Keras default α = 1 it is the whole derivative in two passes; otherwise the x > 0 entries
+        # are moved from α to 1.
+        d = np.minimum(y, 0.0, out=out)
         d += self.alpha
-        d *= x <= 0                       # α·eˣ = y + α where x <= 0, 0 elsewhere
-        d += x > 0                        # 1 where x > 0
+        if self.alpha != 1.0:
+            d += np.multiply(x > 0, 1.0 - self.alpha, dtype=d.dtype)
         return d
 
 

@@ -359,7 +359,9 @@ class Sequential:
         sizes = np.empty(n_batches)
         data_losses = np.empty(n_batches)
         reg_losses = np.empty(n_batches)
-        metric_values = {name: np.empty(n_batches) for name in self.metrics}
+        # Metrics are computed once per epoch on all of the epoch's batch outputs (what Keras's stateful metrics
+        # accumulate): the same batch-size-weighted mean for accuracy and other means, and no per-batch cost.
+        epoch_out = np.empty((n,) + tuple(self.output_shape[1:]), dtype=self.dtype) if self.metrics else None
         for epoch in range(initial_epoch, epochs):
             start = time.perf_counter()
             for cb in cbs:
@@ -375,10 +377,8 @@ class Sequential:
                 yb = np.take(y, idx, axis=0, out=ybuf[:m], mode="clip")
                 data_loss, reg_loss, out = self._step(xb, yb)
                 sizes[b], data_losses[b], reg_losses[b] = m, data_loss, reg_loss
-                if self._metric_fns:
-                    prob = self._output(out)   # metrics see probabilities, also behind a fused loss
-                    for name, fn in self._metric_fns.items():
-                        metric_values[name][b] = fn(yb, prob)
+                if epoch_out is not None:
+                    epoch_out[b * batch_size:b * batch_size + m] = out
                 if not math.isfinite(data_loss + reg_loss):
                     nan_batch = b
                     break
@@ -396,8 +396,10 @@ class Sequential:
             logs = {"loss": _callbacks.average(data_losses + reg_losses, sizes),
                     "data_loss": _callbacks.average(data_losses, sizes),
                     "reg_loss": _callbacks.average(reg_losses, sizes)}
-            for name in self.metrics:
-                logs[name] = _callbacks.average(metric_values[name], sizes)
+            if epoch_out is not None:
+                prob, y_seen = self._output(epoch_out), y[order]   # metrics see probabilities, also when fused
+                for name, fn in self._metric_fns.items():
+                    logs[name] = float(fn(y_seen, prob))
             if validation_data is not None:
                 for key, value in self._evaluate_prepared(Xv, yv).items():
                     logs[f"val_{key}"] = value

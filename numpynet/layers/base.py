@@ -37,6 +37,7 @@ class Layer(Configurable):
         self.grads = {}           # name -> array, trainable params only
         self.regularizers = {}    # name -> Regularizer
         self.constraints = {}     # name -> Constraint
+        self._reg_scratch = {}    # name -> array reused by add_regularization_grads
         self.trainable_names = []
         self.built = False
         self.input_shape = None   # with the batch axis as None
@@ -105,7 +106,18 @@ class Layer(Configurable):
     def add_regularization_grads(self):
         for name, reg in self.regularizers.items():
             if name in self.grads:
-                self.grads[name] += reg.grad(self.params[name])
+                self.grads[name] += self._regularizer_grad(reg, self.params[name], name)
+
+    def _regularizer_grad(self, reg, W, name):
+        """dR/dW written into a scratch array kept across batches (a fresh W-sized temporary on every batch costs
+        more than the arithmetic); regularizers whose ``grad`` takes no ``out=`` return a new array."""
+        scratch = self._reg_scratch.get(name)
+        if scratch is None or scratch.shape != W.shape or scratch.dtype != W.dtype:
+            scratch = self._reg_scratch[name] = np.empty_like(W)
+        try:
+            return reg.grad(W, out=scratch)
+        except TypeError:
+            return reg.grad(W)
 
     def apply_constraints(self):
         for name, con in self.constraints.items():
@@ -118,6 +130,7 @@ class Layer(Configurable):
         forward; the weights live in ``params``/``grads``.
         """
         state = self.__dict__.copy()
+        state["_reg_scratch"] = {}
         for key, value in state.items():
             if isinstance(value, np.ndarray):
                 state[key] = None
