@@ -42,10 +42,10 @@ PARITY_WORST = {}
 
 @pytest.fixture(autouse=True)
 def float64():
-    old = keras.config.floatx()
-    keras.config.set_floatx("float64")
-    yield
-    keras.config.set_floatx(old)
+    # floatx *and* Keras's cached global dtype policy: set_floatx alone leaves the policy of the first layer built
+    from numpynet.keras_bridge import keras_dtype
+    with keras_dtype("float64"):
+        yield
 
 
 def rel_diff(ours, theirs):
