@@ -69,12 +69,8 @@ def _step(owner, step):
 
 # ---------------------------------------------------------------------------------------------------- schedules
 
-@registry.register("exponential_decay", "exponentialdecay")
-class ExponentialDecay(LearningRateSchedule):
-    """η(s) = η₀ · r^(s/S); with ``staircase=True`` the exponent is ⌊s/S⌋, so η drops by a factor r every S steps.
-
-    ``initial_learning_rate`` η₀ >= 0, ``decay_steps`` S > 0, ``decay_rate`` r >= 0.
-    """
+class _RateDecay(LearningRateSchedule):
+    """What exponential and inverse-time decay share: η₀, S, r, ``staircase`` and the progress p = s/S (⌊s/S⌋)."""
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False):
         owner = type(self).__name__
@@ -83,11 +79,22 @@ class ExponentialDecay(LearningRateSchedule):
         self.decay_rate = check_number(owner, "decay_rate", decay_rate, minimum=0)
         self.staircase = _check_bool(owner, "staircase", staircase)
 
-    def __call__(self, step):
+    def _progress(self, step):
         p = _step(type(self).__name__, step) / self.decay_steps
         if self.staircase:
             p = math.floor(p)
-        return self.initial_learning_rate * self.decay_rate ** p
+        return p
+
+
+@registry.register("exponential_decay", "exponentialdecay")
+class ExponentialDecay(_RateDecay):
+    """η(s) = η₀ · r^(s/S); with ``staircase=True`` the exponent is ⌊s/S⌋, so η drops by a factor r every S steps.
+
+    ``initial_learning_rate`` η₀ >= 0, ``decay_steps`` S > 0, ``decay_rate`` r >= 0.
+    """
+
+    def __call__(self, step):
+        return self.initial_learning_rate * self.decay_rate ** self._progress(step)
 
 
 @registry.register("piecewise_constant_decay", "piecewiseconstantdecay", "piecewise_constant")
@@ -128,24 +135,14 @@ def _keep_type(number, original):
 
 
 @registry.register("inverse_time_decay", "inversetimedecay", "inverse_time")
-class InverseTimeDecay(LearningRateSchedule):
+class InverseTimeDecay(_RateDecay):
     """η(s) = η₀ / (1 + r · s/S); with ``staircase=True``, ⌊s/S⌋ in place of s/S.
 
     ``initial_learning_rate`` η₀ >= 0, ``decay_steps`` S > 0, ``decay_rate`` r >= 0.
     """
 
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False):
-        owner = type(self).__name__
-        self.initial_learning_rate = check_number(owner, "initial_learning_rate", initial_learning_rate, minimum=0)
-        self.decay_steps = _check_count(owner, "decay_steps", decay_steps, strict=True)
-        self.decay_rate = check_number(owner, "decay_rate", decay_rate, minimum=0)
-        self.staircase = _check_bool(owner, "staircase", staircase)
-
     def __call__(self, step):
-        p = _step(type(self).__name__, step) / self.decay_steps
-        if self.staircase:
-            p = math.floor(p)
-        return self.initial_learning_rate / (1.0 + self.decay_rate * p)
+        return self.initial_learning_rate / (1.0 + self.decay_rate * self._progress(step))
 
 
 @registry.register("cosine_decay", "cosinedecay", "cosine")
