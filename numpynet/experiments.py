@@ -26,6 +26,7 @@ import dataclasses
 import json
 import math
 import os
+import sys
 import time
 
 import numpy as np
@@ -481,15 +482,36 @@ def run_grid(configs, data, jobs=1, scheduler=None, verbose=1):
         raise SpecError("run_grid: argument 'jobs' must be >= 1, or -1 for one per CPU core, got 0")
     start = time.perf_counter()
     outputs = []
+    bar = _grid_bar(len(configs)) if verbose else None
     for i, out in enumerate(_dispatch(configs, data, jobs, scheduler)):
         outputs.append(out)
         if verbose:
             row = out["row"]
+            _clear_terminal_line()
             print(f"[{i + 1}/{len(configs)}] {row['name']:<20} test accuracy {row['test_accuracy']:.2%}  "
                   f"({row['seconds']:.1f} s)", flush=True)
+            bar.update(i + 1)
+    if bar is not None:
+        bar.finish()
     return GridResults([o["row"] for o in outputs], {o["row"]["name"]: o["history"] for o in outputs},
                        {o["row"]["name"]: o["weights"] for o in outputs}, configs=configs,
                        data=data.describe(), seconds=time.perf_counter() - start)
+
+
+def _grid_bar(n):
+    """A progressbar2 bar on stderr over the grid's configurations (finished / total, ETA)."""
+    import progressbar
+
+    from .callbacks import _CurrentStderr
+    widgets = ["grid ", progressbar.Counter(), f"/{n} configurations ", progressbar.Bar(), " ", progressbar.ETA()]
+    return progressbar.ProgressBar(max_value=n, widgets=widgets, fd=_CurrentStderr()).start()
+
+
+def _clear_terminal_line():
+    """Wipe the bar's line on a terminal before printing a result line (stdout and stderr share the screen)."""
+    if getattr(sys.stderr, "isatty", lambda: False)():
+        sys.stderr.write("\r\033[K")
+        sys.stderr.flush()
 
 
 def _dispatch(configs, data, jobs, scheduler):

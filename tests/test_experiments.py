@@ -187,10 +187,12 @@ def test_l1_makes_weights_sparser_and_l2_shrinks_them(data):
     assert res["l2(lambd=0.05)"]["mean_abs_weight"] < 0.8 * res["none"]["mean_abs_weight"]
 
 
-def test_verbose_prints_one_line_per_configuration(configs, data, capsys):
+def test_verbose_prints_one_line_per_configuration_and_a_bar(configs, data, capfd):
     ex.run_grid(configs[:2], data, verbose=1)
-    lines = capsys.readouterr().out.strip().splitlines()
+    captured = capfd.readouterr()
+    lines = captured.out.strip().splitlines()
     assert len(lines) == 2 and lines[0].startswith("[1/2] none") and "test accuracy" in lines[1]
+    assert "grid 2/2 configurations" in captured.err    # the progressbar2 bar, on stderr
 
 
 def test_run_grid_argument_errors(data):
