@@ -195,7 +195,7 @@ def _format_logs(logs):
     return " - ".join(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}" for k, v in logs.items())
 
 
-class _CurrentStderr:
+class CurrentStderr:
     """Writes to whatever ``sys.stderr`` is *now*.
 
     progressbar2 swaps ``sys.stderr`` for the stream it saw when it was first imported; under pytest, Jupyter or
@@ -225,7 +225,7 @@ class ProgressBar(Callback):
     def __init__(self, n_batches, epochs, stream=None):
         self.n_batches = n_batches
         self.epochs = epochs
-        self.stream = stream or _CurrentStderr()
+        self.stream = stream or CurrentStderr()
 
     def on_epoch_begin(self, epoch, logs=None):
         import progressbar

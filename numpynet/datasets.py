@@ -454,9 +454,9 @@ class _ChecksumError(DataError):
 def _progress_bar(label, total):
     import progressbar
 
-    from .callbacks import _CurrentStderr
+    from .callbacks import CurrentStderr
     max_value = int(total) if total else progressbar.UnknownLength
-    return progressbar.DataTransferBar(max_value=max_value, prefix=f"{label} ", fd=_CurrentStderr())
+    return progressbar.DataTransferBar(max_value=max_value, prefix=f"{label} ", fd=CurrentStderr())
 
 
 def _fetch(url, directory, filename, digest):

@@ -502,9 +502,9 @@ def _grid_bar(n):
     """A progressbar2 bar on stderr over the grid's configurations (finished / total, ETA)."""
     import progressbar
 
-    from .callbacks import _CurrentStderr
+    from .callbacks import CurrentStderr
     widgets = ["grid ", progressbar.Counter(), f"/{n} configurations ", progressbar.Bar(), " ", progressbar.ETA()]
-    return progressbar.ProgressBar(max_value=n, widgets=widgets, fd=_CurrentStderr()).start()
+    return progressbar.ProgressBar(max_value=n, widgets=widgets, fd=CurrentStderr()).start()
 
 
 def _clear_terminal_line():

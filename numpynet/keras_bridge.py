@@ -119,14 +119,19 @@ def _named_activation(fn, name, kwargs, spec):
     return activation
 
 
+def _no_keras_equivalent(what, name, supported=()):
+    """The SpecError of the numpynet → Keras direction (:func:`_unsupported` is the other direction's)."""
+    listed = f"; supported: {', '.join(sorted(supported))}" if supported else ""
+    return SpecError(f"keras_bridge: {what} {name!r} has no Keras equivalent{listed}")
+
+
 def keras_activation(activation):
     """The Keras activation (a name, or a named function when arguments differ from Keras's defaults)."""
     keras = _keras()
     act = _activations.get(activation)
     name = act.spec_name
     if name not in _ACTIVATIONS:
-        raise SpecError(f"keras_bridge: activation {name!r} has no Keras equivalent here; supported: "
-                        f"{', '.join(sorted(_ACTIVATIONS))}")
+        raise _no_keras_equivalent("activation", name, _ACTIVATIONS)
     kname = _ACTIVATIONS[name]
     fn = keras.activations.get(kname)
     params = inspect.signature(fn).parameters
@@ -156,7 +161,7 @@ def keras_regularizer(regularizer):
         return keras.regularizers.L1(float(lam))
     if name == "l1l2":
         return keras.regularizers.L1L2(l1=float(reg.l1), l2=float(reg.l2))
-    raise SpecError(f"keras_bridge: regularizer {name!r} has no Keras equivalent (supported: l1, l2, l1l2)")
+    raise _no_keras_equivalent("regularizer", name, ("l1", "l2", "l1l2"))
 
 
 _CONSTRAINTS = {"max_norm": "MaxNorm", "non_neg": "NonNeg", "unit_norm": "UnitNorm", "min_max_norm": "MinMaxNorm"}
@@ -173,8 +178,7 @@ def keras_constraint(constraint):
     if con is None:
         return None
     if con.spec_name not in _CONSTRAINTS:
-        raise SpecError(f"keras_bridge: constraint {con.spec_name!r} has no Keras equivalent; supported: "
-                        f"{', '.join(sorted(_CONSTRAINTS))}")
+        raise _no_keras_equivalent("constraint", con.spec_name, _CONSTRAINTS)
     cls = getattr(keras.constraints, _CONSTRAINTS[con.spec_name])
     return cls(**{k: _listify(v) for k, v in con.get_config().items()})
 
@@ -195,7 +199,7 @@ def keras_initializer(initializer):
     if init.spec_name == "std_normal":
         return keras.initializers.RandomNormal(mean=0.0, stddev=float(config.get("scale", 1.0)))
     if init.spec_name not in _INITIALIZERS:
-        raise SpecError(f"keras_bridge: initializer {init.spec_name!r} has no Keras equivalent")
+        raise _no_keras_equivalent("initializer", init.spec_name, _INITIALIZERS)
     return getattr(keras.initializers, _INITIALIZERS[init.spec_name])(**config)
 
 
@@ -208,8 +212,7 @@ def keras_schedule(schedule):
     keras = _keras()
     sched = _schedules.get(schedule)
     if sched.spec_name not in _SCHEDULES:
-        raise SpecError(f"keras_bridge: schedule {sched.spec_name!r} has no Keras equivalent; supported: "
-                        f"{', '.join(sorted(_SCHEDULES))}")
+        raise _no_keras_equivalent("schedule", sched.spec_name, _SCHEDULES)
     config = {k: _listify(v) for k, v in sched.get_config().items()}
     return getattr(keras.optimizers.schedules, _SCHEDULES[sched.spec_name])(**config)
 
@@ -230,8 +233,7 @@ def keras_optimizer(optimizer):
     keras = _keras()
     opt = _optimizers.get(optimizer)
     if opt.spec_name not in _OPTIMIZERS:
-        raise SpecError(f"keras_bridge: optimizer {opt.spec_name!r} has no Keras equivalent; supported: "
-                        f"{', '.join(sorted(_OPTIMIZERS))}")
+        raise _no_keras_equivalent("optimizer", opt.spec_name, _OPTIMIZERS)
     cls = getattr(keras.optimizers, _OPTIMIZERS[opt.spec_name])
     accepted = set(inspect.signature(cls.__init__).parameters)
     kwargs = {}
@@ -285,7 +287,7 @@ def keras_loss(loss, labels=None, dtype=None):
         return keras.losses.MeanAbsoluteError(**kw)
     if name == "huber":
         return keras.losses.Huber(delta=float(config.get("delta", 1.0)), **kw)
-    raise SpecError(f"keras_bridge: loss {name!r} has no Keras equivalent")
+    raise _no_keras_equivalent("loss", name)
 
 
 _METRICS = {"accuracy": "accuracy", "acc": "accuracy", "mse": "mse", "mae": "mae",
@@ -295,8 +297,7 @@ _METRICS = {"accuracy": "accuracy", "acc": "accuracy", "mse": "mse", "mae": "mae
 def _keras_metric(name):
     key = str(name).lower()
     if key not in _METRICS:
-        raise SpecError(f"keras_bridge: metric {name!r} has no Keras equivalent; supported: "
-                        f"{', '.join(sorted(_METRICS))}")
+        raise _no_keras_equivalent("metric", name, _METRICS)
     return _METRICS[key]
 
 
@@ -347,8 +348,7 @@ def keras_layer(layer, dtype=None, activation=None):
     keras = _keras()
     kind = type(layer).__name__
     if kind not in _LAYERS:
-        raise SpecError(f"keras_bridge: layer {layer.name!r} ({kind}) has no Keras equivalent; supported: "
-                        f"{', '.join(sorted(_LAYERS))}")
+        raise _no_keras_equivalent(f"{kind} layer", layer.name, _LAYERS)
     kname, args = _LAYERS[kind]
     kwargs = {}
     for key in args:

@@ -37,7 +37,8 @@ EPSILON = 1e-7
 
 # ==================================================================================================== targets
 
-def _as_array(value, name):
+def as_numeric_array(value, name):
+    """``value`` as a numeric (or bool) ndarray, or a DataError naming the argument ``name``."""
     try:
         arr = np.asarray(value)
     except (TypeError, ValueError) as exc:
@@ -87,7 +88,7 @@ def class_indices(y_true, n_classes, name="y_true"):
     (N,). Raises :class:`DataError` naming ``name`` for non-integer or out-of-range labels and for non-numeric
     input.
     """
-    y = _as_array(y_true, name)
+    y = as_numeric_array(y_true, name)
     if y.ndim >= 2 and y.shape[-1] == n_classes and n_classes > 1:
         return np.argmax(y, axis=-1)
     if y.ndim >= 2 and y.shape[-1] == 1:
@@ -101,7 +102,7 @@ def as_one_hot(y_true, n_classes, dtype=np.float64, name="y_true"):
     Integer labels (N,) / (N, 1) become one-hot rows; rows already of width ``n_classes`` are returned as they are
     (cast to ``dtype``), so probability targets pass through.
     """
-    y = _as_array(y_true, name)
+    y = as_numeric_array(y_true, name)
     if y.ndim >= 2 and y.shape[-1] == n_classes and n_classes > 1:
         return y.astype(dtype, copy=False)
     labels = class_indices(y, n_classes, name)
@@ -113,7 +114,7 @@ def as_one_hot(y_true, n_classes, dtype=np.float64, name="y_true"):
 def as_predictions(y_pred, min_ndim=1):
     """``y_pred`` as a non-empty floating array (float32 and float64 kept, anything else to float64), with at
     least ``min_ndim`` axes; a :class:`DataError` / :class:`ShapeError` naming ``y_pred`` otherwise."""
-    y = _as_array(y_pred, "y_pred")
+    y = as_numeric_array(y_pred, "y_pred")
     if not np.issubdtype(y.dtype, np.floating) or y.dtype == np.float16:
         y = y.astype(np.float64)
     if y.ndim < min_ndim:
@@ -139,7 +140,7 @@ def categorical_targets(y_pred, y_true, name="y_true"):
     ``y_pred.shape[:-1]`` (or that plus a trailing 1) and come back validated as ``np.intp``. Anything else is a
     :class:`ShapeError` that names ``name`` and both shapes.
     """
-    y = _as_array(y_true, name)
+    y = as_numeric_array(y_true, name)
     _check_batch(y_pred, y, name)
     n_classes = y_pred.shape[-1]
     if y.shape == y_pred.shape:
@@ -154,7 +155,7 @@ def categorical_targets(y_pred, y_true, name="y_true"):
 def dense_targets(y_pred, y_true, name="y_true"):
     """Targets of ``y_pred``'s shape and dtype for element-wise losses and metrics; (N,) is accepted for (N, 1)
     predictions (and (N, 1) for (N,)). A :class:`ShapeError` naming ``name`` otherwise."""
-    y = _as_array(y_true, name)
+    y = as_numeric_array(y_true, name)
     _check_batch(y_pred, y, name)
     if y.shape != y_pred.shape:
         if y.size == y_pred.size and (y.shape + (1,) == y_pred.shape or y.shape == y_pred.shape + (1,)):

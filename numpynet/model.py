@@ -41,12 +41,7 @@ _FUSE_WITH = {"categorical_crossentropy": "softmax", "sparse_categorical_crossen
 
 def check_inputs(X, name="X"):
     """``X`` as a float ndarray with a batch axis, or a clear DataError/ShapeError (NaN, inf, empty, non-numeric)."""
-    try:
-        arr = np.asarray(X)
-    except (TypeError, ValueError) as exc:
-        raise DataError(f"argument {name!r} cannot be converted to an array: {exc}") from None
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise DataError(f"argument {name!r} must be numeric, got dtype {arr.dtype}")
+    arr = _losses.as_numeric_array(X, name)
     if arr.ndim < 2:
         raise ShapeError(f"argument {name!r} must have a batch axis and features, e.g. (n_samples, n_features); "
                          f"got shape {arr.shape} (use X.reshape(-1, 1) for a single feature)")
@@ -205,14 +200,9 @@ class Sequential:
     # ------------------------------------------------------------------------------------------------ targets
     def _prepare_targets(self, y, n, name="y"):
         """Integer labels (N,) or one-hot / target rows (N, out): validated once, in a dtype the loss takes."""
-        try:
-            y = np.asarray(y)
-        except (TypeError, ValueError) as exc:
-            raise DataError(f"argument {name!r} cannot be converted to an array: {exc}") from None
+        y = _losses.as_numeric_array(y, name)
         if y.shape[:1] != (n,):
             raise ShapeError(f"argument {name!r} has {y.shape[0] if y.ndim else 0} samples but X has {n}")
-        if y.dtype == object or not (np.issubdtype(y.dtype, np.number) or y.dtype == bool):
-            raise DataError(f"argument {name!r} must be numeric, got dtype {y.dtype}")
         if np.issubdtype(y.dtype, np.floating) and not np.isfinite(y).all():
             raise DataError(f"argument {name!r} contains NaN or inf")
         out_dim = self.output_shape[-1]

@@ -21,20 +21,13 @@ import time
 
 import numpy as np
 import pytest
+from tf_parity_common import DEVICE, keras, rel_diff, tf  # skips the module without TensorFlow; sets the device
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-if os.environ.get("NUMPYNET_REQUIRE_TF"):
-    import tensorflow as tf
-else:
-    tf = pytest.importorskip("tensorflow")
-import keras  # noqa: E402  (after TensorFlow, which may be skipped)
+import numpynet as nn
+from numpynet.callbacks import EarlyStopping
+from numpynet.keras_bridge import keras_dtype
+from numpynet.layers import Dense
 
-import numpynet as nn  # noqa: E402
-from numpynet.callbacks import EarlyStopping  # noqa: E402
-from numpynet.keras_bridge import configure_tensorflow, keras_dtype  # noqa: E402
-from numpynet.layers import Dense  # noqa: E402
-
-DEVICE = configure_tensorflow()
 TOL = {"float64": 1e-6, "float32": 1e-4}
 #: family -> {dtype: worst relative difference}; printed by tests/conftest.py and written to JSON
 PARITY_WORST = {}
@@ -42,16 +35,6 @@ DTYPES = ["float64", "float32"]
 
 
 # ============================================================================================ helpers
-
-def rel_diff(ours, theirs):
-    """max|a − b| / max|b| (the difference relative to the scale of the Keras array)."""
-    a = np.asarray(ours, dtype=np.float64)
-    b = np.asarray(theirs, dtype=np.float64)
-    assert a.shape == b.shape, f"shapes differ: numpynet {a.shape}, keras {b.shape}"
-    diff = float(np.max(np.abs(a - b))) if a.size else 0.0
-    scale = float(np.max(np.abs(b))) if b.size else 0.0
-    return diff / scale if scale > 0 else diff
-
 
 def check(family, dtype, ours, theirs, what="", tol=None):
     """Assert parity and record the worst relative difference of ``family`` in ``dtype``."""

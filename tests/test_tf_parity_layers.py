@@ -11,16 +11,12 @@ both sides and the weights must agree.
 Worst relative differences are recorded in ``PARITY_WORST`` (printed by tests/conftest.py).
 """
 
-import os
-
+import numpy as np
 import pytest
+from tf_parity_common import keras, rel_diff, tf  # skips the module without TensorFlow; sets the device
 
-tf = pytest.importorskip("tensorflow") if not os.environ.get("NUMPYNET_REQUIRE_TF") else __import__("tensorflow")
-import keras  # noqa: E402  (after TensorFlow, which may be skipped)
-import numpy as np  # noqa: E402
-
-import numpynet as nn  # noqa: E402
-from numpynet.layers import (  # noqa: E402
+import numpynet as nn
+from numpynet.layers import (
     AlphaDropout,
     AveragePooling2D,
     BatchNormalization,
@@ -33,7 +29,7 @@ from numpynet.layers import (  # noqa: E402
     GlobalAveragePooling2D,
     MaxPool2D,
 )
-from numpynet.layers.noise import ALPHA_PRIME  # noqa: E402
+from numpynet.layers.noise import ALPHA_PRIME
 
 TOL = 1e-6
 #: family -> {"float64": worst relative difference}; printed by tests/conftest.py
@@ -46,15 +42,6 @@ def float64():
     from numpynet.keras_bridge import keras_dtype
     with keras_dtype("float64"):
         yield
-
-
-def rel_diff(ours, theirs):
-    a = np.asarray(ours, dtype=np.float64)
-    b = np.asarray(theirs, dtype=np.float64)
-    assert a.shape == b.shape, f"shapes differ: numpynet {a.shape}, keras {b.shape}"
-    diff = float(np.max(np.abs(a - b))) if a.size else 0.0
-    scale = float(np.max(np.abs(b))) if b.size else 0.0
-    return diff / scale if scale > 0 else diff
 
 
 def check(family, ours, theirs, what):
