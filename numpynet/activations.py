@@ -59,7 +59,7 @@ __all__ = ["Activation", "Linear", "ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", 
 def _as_float(x):
     """``x`` as a floating array without copying; integers/bools/lists become the default float type."""
     x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
+    if x.dtype.kind != "f":
         x = x.astype(floatx())
     return x
 
@@ -100,26 +100,38 @@ def _ratio(y, x, at_zero):
     return g
 
 
-#: Largest argument of exp that stays finite, per dtype (log of the largest float, rounded down).
-_EXP_MAX = {np.dtype(np.float16): 11.0, np.dtype(np.float32): 88.0, np.dtype(np.float64): 709.0}
-
-
 def _sigmoid(x):
-    """σ(x) = 1 / (1 + e⁻ˣ) without overflow.
+    """σ(x) = 1 / (1 + e⁻ˣ) in four passes.
 
     This form is accurate to an ulp or two for every x (for x ≪ 0, e⁻ˣ is huge and the reciprocal is exact
-    relative to it); the only danger is e⁻ˣ overflowing to inf (with a warning), so −x is capped at the largest
-    finite exponent. Beyond the cap σ is below the smallest normal float (1e-38 in float32, 1e-308 in float64) and
-    is set to 0.
+    relative to it). Where e⁻ˣ overflows (x < −88.7 in float32, −709.8 in float64) it becomes inf and 1/(1 + inf)
+    is 0, the right limit, so the overflow warning is silenced rather than prevented; NaN stays NaN.
+    ``np.divide(1, z)`` rather than ``np.reciprocal``: the same IEEE quotient, but the reciprocal loop is ~1.7x
+    slower in NumPy 2.
     """
-    cap = _EXP_MAX.get(x.dtype, 709.0)
     z = np.negative(x)
-    np.minimum(z, cap, out=z)
-    np.exp(z, out=z)
+    with np.errstate(over="ignore"):
+        np.exp(z, out=z)
     z += 1.0
-    np.reciprocal(z, out=z)
-    z *= x >= -cap      # NaN stays NaN (NaN·0 = NaN)
-    return z
+    return np.divide(1.0, z, out=z)
+
+
+def _zeros_like(x):
+    """Read-only zeros of ``x``'s shape and dtype, the other operand of ``np.maximum(x, 0)`` / ``np.minimum``.
+
+    Why not the literal 0.0: NumPy 2's maximum/minimum loops use SIMD only when both operands are arrays; a scalar
+    operand (broadcast with stride 0) takes the element-by-element loop, about 5x slower (13 µs against 2.7 µs for a
+    128×300 float32 batch). One buffer per dtype, grown when a larger batch comes, serves every call.
+    """
+    zeros = _ZEROS.get(x.dtype)
+    if zeros is None or zeros.size < x.size:
+        zeros = np.zeros(x.size, dtype=x.dtype)
+        zeros.flags.writeable = False
+        _ZEROS[x.dtype] = zeros
+    return zeros[:x.size].reshape(x.shape)
+
+
+_ZEROS = {}
 
 
 # ---------------------------------------------------------------------------------------------------- erf / erfc
@@ -278,7 +290,8 @@ class ReLU(Activation):
     """Rectified linear unit: y = max(x, 0); f'(x) = 1 for x > 0, else 0 (also at x = 0, as TensorFlow)."""
 
     def forward(self, x):
-        return np.maximum(_as_float(x), 0.0)
+        x = _as_float(x)
+        return np.maximum(x, _zeros_like(x))
 
     def derivative(self, x, y, out=None):
         return _into(out, (x > 0).astype(x.dtype))
@@ -337,17 +350,19 @@ class ELU(Activation):
         x = _as_float(x)
         # max(x, 0) + α·expm1(min(x, 0)): each entry takes one branch exactly (the other term is 0), and expm1
         # never sees a positive argument (it could overflow) and is accurate near 0 (unlike exp(x) − 1)
-        y = np.minimum(x, 0.0)
+        zeros = _zeros_like(x)
+        y = np.minimum(x, zeros)
         np.expm1(y, out=y)
-        y *= self.alpha
-        y += np.maximum(x, 0.0)
+        if self.alpha != 1.0:
+            y *= self.alpha
+        y += np.maximum(x, zeros)
         return y
 
     def derivative(self, x, y, out=None):
         # min(y, 0) + α is y + α = α·eˣ where x <= 0 and α where x > 0 (y may be inf there; min keeps it finite),
         # so with the Keras default α = 1 it is the whole derivative in two passes; otherwise the x > 0 entries
         # are moved from α to 1.
-        d = np.minimum(y, 0.0, out=out)
+        d = np.minimum(y, _zeros_like(y), out=out)
         d += self.alpha
         if self.alpha != 1.0:
             d += np.multiply(x > 0, 1.0 - self.alpha, dtype=d.dtype)
@@ -369,16 +384,17 @@ class SELU(Activation):
 
     def forward(self, x):
         x = _as_float(x)
-        y = np.minimum(x, 0.0)           # as ELU: one branch per entry, the other term is exactly 0
+        zeros = _zeros_like(x)
+        y = np.minimum(x, zeros)         # as ELU: one branch per entry, the other term is exactly 0
         np.expm1(y, out=y)
         y *= self.ALPHA * self.SCALE
-        pos = np.maximum(x, 0.0)
+        pos = np.maximum(x, zeros)
         pos *= self.SCALE
         y += pos
         return y
 
     def derivative(self, x, y, out=None):
-        d = np.minimum(y, 0.0, out=out)
+        d = np.minimum(y, _zeros_like(y), out=out)
         d += self.ALPHA * self.SCALE
         d *= x < 0                                          # λ·α·eˣ = y + λ·α where x < 0
         d += np.multiply(x >= 0, self.SCALE, dtype=d.dtype)  # λ where x >= 0
@@ -523,7 +539,7 @@ class Softplus(Activation):
         x = _as_float(x)
         y = np.exp(-np.abs(x))
         np.log1p(y, out=y)
-        y += np.maximum(x, 0.0)
+        y += np.maximum(x, _zeros_like(x))
         return y
 
     def derivative(self, x, y, out=None):

@@ -43,7 +43,7 @@ def as_numeric_array(value, name):
         arr = np.asarray(value)
     except (TypeError, ValueError) as exc:
         raise DataError(f"argument {name!r} cannot be converted to an array: {exc}") from None
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+    if arr.dtype.kind not in "biufc":      # bool, signed, unsigned, float, complex (dtype.kind: no issubdtype cost)
         raise DataError(f"argument {name!r} must be numeric, got dtype {arr.dtype}")
     return arr
 
@@ -59,13 +59,13 @@ def _where(index):
 
 def _check_labels(y, n_classes, name):
     """Integer class labels (any shape) validated against ``n_classes``; returned as an ``np.intp`` array."""
-    if np.issubdtype(y.dtype, np.floating):
+    if y.dtype.kind == "f":
         bad = ~(y == np.floor(y))            # NaN and inf fail the comparison too
         if bad.any():
             index = _first(bad)
             raise DataError(f"argument {name!r}: class labels must be integers in [0, {n_classes - 1}], got "
                             f"{y[index].item()!r}{_where(index)}")
-    elif np.issubdtype(y.dtype, np.complexfloating):
+    elif y.dtype.kind == "c":
         raise DataError(f"argument {name!r}: class labels must be integers, got dtype {y.dtype}")
     if y.size == 0:
         return y.astype(np.intp)
@@ -115,7 +115,7 @@ def as_predictions(y_pred, min_ndim=1):
     """``y_pred`` as a non-empty floating array (float32 and float64 kept, anything else to float64), with at
     least ``min_ndim`` axes; a :class:`DataError` / :class:`ShapeError` naming ``y_pred`` otherwise."""
     y = as_numeric_array(y_pred, "y_pred")
-    if not np.issubdtype(y.dtype, np.floating) or y.dtype == np.float16:
+    if y.dtype.kind != "f" or y.dtype == np.float16:
         y = y.astype(np.float64)
     if y.ndim < min_ndim:
         what = "a batch axis and a class axis, (N, n_classes)" if min_ndim == 2 else "a batch axis"
@@ -223,7 +223,7 @@ def _check_bool(owner, arg, value):
 
 def _mean(values, count):
     """Σ values / count as a Python float, summed in float64 (float32 batches lose nothing to the summation)."""
-    return float(np.sum(values, dtype=np.float64)) / count
+    return float(values.sum(dtype=np.float64)) / count
 
 
 class Loss(Configurable):
@@ -286,7 +286,8 @@ def _softmax_xent(z, labels, rows, need_grad):
         loss = _mean(np.log(total) - picked, count)
         if not need_grad:
             return loss, None
-        e *= (1.0 / (total * count)).astype(e.dtype, copy=False)[:, None]
+        total *= count
+        e /= total[:, None]                                               # p / N
         flat[at_label] -= e.dtype.type(1.0 / count)
         return loss, e.reshape(z.shape)
     t = rows.reshape(-1, n_classes)

@@ -321,7 +321,7 @@ class Optimizer(Configurable):
             if w.shape != shape:
                 raise ShapeError(f"{owner}.apply_gradients: parameter {i} has shape {w.shape}, the optimizer state "
                                  f"was built for {shape}")
-            if g is not None and np.shape(g) != shape:
+            if g is not None and (g.shape if isinstance(g, np.ndarray) else np.shape(g)) != shape:
                 raise ShapeError(f"{owner}.apply_gradients: gradient {i} has shape {np.shape(g)}, parameter {i} "
                                  f"has shape {shape}")
             rebuild = rebuild or w.dtype != dtype
