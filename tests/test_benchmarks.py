@@ -18,7 +18,9 @@ from benchmarks import run as bench  # noqa: E402
 
 ROW_KEYS = {"workload", "framework", "status", "data", "n_train", "n_test", "batch_size", "epochs", "epoch_seconds",
             "median_s", "min_s", "max_s", "measured_epochs", "rss_peak_delta_bytes", "rss_method", "train_bytes",
-            "test_accuracy", "train_loss", "version", "note", "gemm_s", "traced_peak_bytes", "steal_s", "loadavg_1min"}
+            "test_accuracy", "train_loss", "version", "note", "gemm_s", "gemm_ratio", "gemm_ratios", "gemm_floor_s",
+            "gemm_epoch_seconds",
+            "traced_peak_bytes", "steal_s", "loadavg_1min"}
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +45,10 @@ def test_quick_run_writes_the_schema(quick_report):
         assert len(row["epoch_seconds"]) == row["epochs"] == 2
         assert row["measured_epochs"] == 1 and row["median_s"] == row["epoch_seconds"][1]   # first epoch dropped
         assert 0 < row["min_s"] <= row["median_s"] <= row["max_s"]
-        assert row["gemm_s"] > 0
+        assert row["gemm_s"] > 0 and row["gemm_floor_s"] > 0
+        # one paired ratio per measured epoch: that epoch's seconds over the GEMM-only epoch run right after it
+        assert len(row["gemm_ratios"]) == row["measured_epochs"]
+        assert row["gemm_ratio"] == pytest.approx(row["median_s"] / row["gemm_s"])
         assert row["traced_peak_bytes"] > 0 and row["rss_peak_delta_bytes"] >= 0
         assert row["train_bytes"] > 0
         assert 0.0 <= row["test_accuracy"] <= 1.0
@@ -77,7 +82,7 @@ def test_unsupported_pair_is_skipped_with_a_note(tmp_path):
 
 def test_summarize_ratios_and_targets():
     rows = [{"workload": "W1", "framework": "numpynet", "status": "ok", "median_s": 0.1, "gemm_s": 0.08,
-             "traced_peak_bytes": 1, "train_bytes": 10},
+             "gemm_ratio": 1.25, "traced_peak_bytes": 1, "train_bytes": 10},
             {"workload": "W1", "framework": "pytorch", "status": "ok", "median_s": 0.2},
             {"workload": "W1", "framework": "keras", "status": "skipped"}]
     ratios, checks = bench.summarize(rows)
