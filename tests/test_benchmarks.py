@@ -135,3 +135,22 @@ def test_workloads_follow_the_design_table():
     assert (WORKLOADS["W2"].hidden, WORKLOADS["W2"].momentum, WORKLOADS["W2"].n_train) == ((300, 100), 0.9, 60_000)
     assert WORKLOADS["W3"].image and WORKLOADS["W3"].batch_size == 32 and WORKLOADS["W3"].n_train == 2_000
     assert workload("W2", epochs=3).epochs == 3 and workload("W2", quick=True).n_train < 60_000
+
+
+def test_floor_bare_loop_trains_and_is_timed_next_to_numpynet():
+    from benchmarks import floor
+
+    (X, y), (Xt, yt) = synthetic_data(2000, 500, image=False)
+    bare = floor.BareW1(batch_size=64, lr=0.1)
+    first, second = bare.epoch(X, y), bare.epoch(X, y)
+    assert np.isfinite(first) and second < first          # it learns (the same arithmetic as W1's numpynet model)
+    assert bare.accuracy(Xt, yt) > 0.5
+
+    result = floor.measure(epochs=2, data_source="synthetic")
+    assert result["data"] == "synthetic"
+    assert all(len(values) == 2 for values in result["seconds"].values())
+    ratios = ("bare_over_gemm", "numpynet_over_gemm", "numpynet_over_bare")
+    assert all(result[key] > 0 for key in ratios)
+    seconds = result["seconds"]          # the first round is dropped: one ratio of the second round's epochs
+    assert result["numpynet_over_bare"] == pytest.approx(seconds["numpynet"][1] / seconds["bare"][1])
+    assert result["bare_test_accuracy"] > 0.5 and result["numpynet_test_accuracy"] > 0.5
