@@ -7,7 +7,7 @@ shortest NumPy loop that does the same arithmetic as numpynet: gather the shuffl
 the sigmoid in four passes, the fused softmax-CE gradient, three backward GEMMs, bias gradients as 1ᵀ·dz, and the
 SGD step (w −= η·g, two passes: NumPy has no fused multiply-add of two arrays). No checks, no callbacks, no
 layers. numpynet trains W1 with one ``fit``, as in ``benchmarks.run``; after each of its epochs, one epoch of
-this bare loop and one epoch of the same matrix products alone (``run.gemm_work``) run, so that all three see
+this bare loop and one epoch of the same matrix products alone (``run.GemmEpochs``) run, so that all three see
 the same load; the medians of the per-round ratios are printed.
 
 bare / GEMM is the floor of the "numpynet / its GEMM time" check for a NumPy framework on this machine;
@@ -23,7 +23,7 @@ import time
 import numpy as np
 
 from . import SEED, load_data, workload
-from .run import _limit_blas_threads, gemm_epoch_seconds, gemm_work, numpynet_model
+from .run import GemmEpochs, _limit_blas_threads, measured, numpynet_model
 
 
 class BareW1:
@@ -97,7 +97,7 @@ class BareW1:
         return float(np.mean(np.argmax(h @ self.W2 + self.b2, axis=1) == y))
 
 
-def measure(epochs=7, data_source="auto"):
+def measure(epochs=9, data_source="auto"):
     """Per-round seconds of numpynet, the bare loop and the GEMMs alone, and the medians of the ratios.
 
     numpynet trains as in ``benchmarks.run`` (one ``fit`` over all the epochs); after each of its epochs a callback
@@ -112,8 +112,8 @@ def measure(epochs=7, data_source="auto"):
     bare = BareW1(batch_size=wl.batch_size, lr=wl.lr)
     model = numpynet_model(wl)
     n_full = X.shape[0] - X.shape[0] % wl.batch_size     # the bare loop drops the last partial batch
-    seconds = {"numpynet": [], "bare": [], "gemm": []}
-    work = []
+    gemm = GemmEpochs(model, n_full, wl.batch_size)
+    seconds = {"numpynet": [], "bare": [], "gemm": gemm.seconds}
 
     class Interleave(nn.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
@@ -121,15 +121,11 @@ def measure(epochs=7, data_source="auto"):
             t0 = time.perf_counter()
             bare.epoch(X, y)
             seconds["bare"].append(time.perf_counter() - t0)
-            if not work:
-                work.extend(gemm_work(model, n_full, wl.batch_size))
-            seconds["gemm"].append(gemm_epoch_seconds(work))
+            gemm.time_one()
 
     model.fit(X, y, epochs=epochs, batch_size=wl.batch_size, verbose=0, callbacks=[Interleave()])
-    kept = slice(1, None) if epochs > 1 else slice(None)
-
     def median_ratio(a, b):
-        return statistics.median(x / g for x, g in zip(seconds[a][kept], seconds[b][kept]))
+        return statistics.median(x / g for x, g in zip(measured(seconds[a]), measured(seconds[b])))
 
     return {"data": data_name, "seconds": seconds, "bare_over_gemm": median_ratio("bare", "gemm"),
             "numpynet_over_gemm": median_ratio("numpynet", "gemm"),

@@ -128,9 +128,15 @@ class Timer:
         self.seconds.append(time.perf_counter() - self._t0)
 
 
+def measured(values):
+    """The per-epoch values that count: all but the first epoch's (it pays for imports, tracing and first touches of
+    memory), or the only one."""
+    return values[1:] if len(values) > 1 else values
+
+
 def epoch_stats(seconds):
     """median/min/max of the epochs after the first (all of them when there is only one)."""
-    kept = seconds[1:] if len(seconds) > 1 else seconds
+    kept = measured(seconds)
     return {"median_s": statistics.median(kept), "min_s": min(kept), "max_s": max(kept), "measured_epochs": len(kept)}
 
 
@@ -230,12 +236,27 @@ def gemm_epoch_seconds(work):
     return time.perf_counter() - t0
 
 
-def gemm_seconds(model, n, batch_size, repeats=5):
-    """Seconds of one epoch's matrix products alone, same shapes and memory layouts: the fastest of ``repeats``
-    back-to-back passes (a floor: other work on the machine only ever adds time)."""
-    work = gemm_work(model, n, batch_size)
-    gemm_epoch_seconds(work)          # warms the caches and BLAS threads up; not counted
-    return min(gemm_epoch_seconds(work) for _ in range(repeats))
+class GemmEpochs:
+    """GEMM-only epochs of ``model``'s products, timed one at a time (``time_one``, e.g. right after each training
+    epoch) and back to back (``floor``). The arrays are made on first use, once the model has been built."""
+
+    def __init__(self, model, n, batch_size):
+        self.model, self.n, self.batch_size = model, n, batch_size
+        self.work = None
+        self.seconds = []
+
+    def _work(self):
+        if self.work is None:
+            self.work = gemm_work(self.model, self.n, self.batch_size)
+        return self.work
+
+    def time_one(self):
+        self.seconds.append(gemm_epoch_seconds(self._work()))
+
+    def floor(self, repeats=5):
+        """The fastest of ``repeats`` back-to-back epochs after a warm-up one (other work only ever adds time)."""
+        gemm_epoch_seconds(self._work())
+        return min(gemm_epoch_seconds(self.work) for _ in range(repeats))
 
 
 def run_numpynet(wl, data, timer):
@@ -246,7 +267,7 @@ def run_numpynet(wl, data, timer):
 
     # After every epoch, one epoch of the same matrix products alone: each epoch's ratio to its own GEMM time is
     # then measured under the same load (a busy host slows both), and the check uses the median of those ratios.
-    gemm = {"work": None, "seconds": []}
+    gemm = GemmEpochs(model, X.shape[0], wl.batch_size)
 
     class EpochTimer(nn.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
@@ -254,19 +275,15 @@ def run_numpynet(wl, data, timer):
 
         def on_epoch_end(self, epoch, logs=None):
             timer.stop()
-            if gemm["work"] is None:
-                gemm["work"] = gemm_work(model, X.shape[0], wl.batch_size)
-            gemm["seconds"].append(gemm_epoch_seconds(gemm["work"]))
+            gemm.time_one()
 
     timer.fit_begin()
     hist = model.fit(X, y, epochs=wl.epochs, batch_size=wl.batch_size, shuffle=True, verbose=0,
                      callbacks=[EpochTimer()])
     timer.fit_end()
     accuracy = float(model.evaluate(Xt, yt)["accuracy"])
-    paired = list(zip(timer.seconds, gemm["seconds"]))
-    paired = paired[1:] if len(paired) > 1 else paired           # first epoch dropped, as for the epoch times
-    gemm_ratios = [ours / products for ours, products in paired]
-    gemm_epochs = [products for _, products in paired]
+    gemm_epochs = measured(gemm.seconds)
+    gemm_ratios = [ours / products for ours, products in zip(measured(timer.seconds), gemm_epochs)]
 
     # NumPy's allocations during fit, exactly: a fresh model, 2 epochs (so buffer reuse across epochs shows).
     fresh = numpynet_model(wl)
@@ -280,7 +297,7 @@ def run_numpynet(wl, data, timer):
     return {"test_accuracy": accuracy, "train_loss": float(hist.history["loss"][-1]), "version": nn.__version__,
             "gemm_epoch_seconds": gemm_epochs, "gemm_s": statistics.median(gemm_epochs),
             "gemm_ratios": gemm_ratios, "gemm_ratio": statistics.median(gemm_ratios),
-            "gemm_floor_s": gemm_seconds(model, X.shape[0], wl.batch_size),
+            "gemm_floor_s": gemm.floor(),
             "traced_peak_bytes": int(traced_peak),
             "note": f"model.fit, float32, BLAS limited to {THREADS} threads"}
 

@@ -116,6 +116,9 @@ def _sigmoid(x):
     return np.divide(1.0, z, out=z)
 
 
+_ZEROS = {}   # dtype -> the read-only zero buffer of _zeros_like
+
+
 def _zeros_like(x):
     """Read-only zeros of ``x``'s shape and dtype, the other operand of ``np.maximum(x, 0)`` / ``np.minimum``.
 
@@ -129,9 +132,6 @@ def _zeros_like(x):
         zeros.flags.writeable = False
         _ZEROS[x.dtype] = zeros
     return zeros[:x.size].reshape(x.shape)
-
-
-_ZEROS = {}
 
 
 # ---------------------------------------------------------------------------------------------------- erf / erfc
