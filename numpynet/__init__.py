@@ -10,6 +10,7 @@
 
 from . import (
                activations,
+               applications,
                callbacks,
                constraints,
                datasets,
@@ -25,13 +26,14 @@ from . import (
 )
 from .config import floatx, set_floatx
 from .errors import DataError, ShapeError, SpecError
+from .graph import Input, SymbolicTensor
 from .io import load_model, save_model
-from .model import DFN, Sequential
+from .model import DFN, Model, Sequential
 from .regularizers import L1, L1L2, L2, RegularizerBase
 
 __version__ = "0.1.0"
 
-__all__ = ["DFN", "Sequential", "load_model", "save_model", "SpecError", "ShapeError", "DataError", "floatx",
-           "set_floatx", "RegularizerBase", "L1", "L2", "L1L2", "activations", "callbacks", "constraints",
-           "datasets", "gradcheck", "initializers", "layers", "losses", "metrics", "optimizers", "regularizers",
-           "schedules", "spec"]
+__all__ = ["DFN", "Model", "Sequential", "Input", "SymbolicTensor", "load_model", "save_model", "SpecError",
+           "ShapeError", "DataError", "floatx", "set_floatx", "RegularizerBase", "L1", "L2", "L1L2", "activations",
+           "applications", "callbacks", "constraints", "datasets", "gradcheck", "initializers", "layers", "losses",
+           "metrics", "optimizers", "regularizers", "schedules", "spec"]

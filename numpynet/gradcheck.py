@@ -81,39 +81,44 @@ def check_layer(layer, x, training=True, eps=1e-6, seed=0):
 
     The layer is built in float64 if needed. The scalar is L = Σ forward(x)·dy for a fixed random dy. The layer's
     random generator is re-seeded before every forward pass so stochastic layers (dropout) use the same mask.
-    Returns a :class:`GradReport` (a float: the worst relative error).
+    For a merge layer (``multi_input``) ``x`` is a list of arrays and each input's gradient is checked
+    ("input_0", "input_1", ...). Returns a :class:`GradReport` (a float: the worst relative error).
     """
-    x = np.array(x, dtype=np.float64)
+    multi = getattr(layer, "multi_input", False)
+    xs = [np.array(a, dtype=np.float64) for a in x] if multi else [np.array(x, dtype=np.float64)]
     if not layer.built:
         layer.dtype = np.float64
         layer.set_rng(np.random.default_rng(seed))
-        layer.build((None,) + x.shape[1:])
+        shapes = [(None,) + a.shape[1:] for a in xs]
+        layer.build(shapes if multi else shapes[0])
     for key, value in list(layer.params.items()):
         layer.params[key] = value.astype(np.float64)
     for key, value in list(layer.grads.items()):
         layer.grads[key] = value.astype(np.float64)
 
-    def run(inp):
+    def run():
         layer._rng = np.random.default_rng(seed + 1)
-        return layer.forward(inp, training=training)
+        return layer.forward(list(xs) if multi else xs[0], training=training)
 
     # dy from its own stream: drawn from the same seed as x it would equal x (same shape), hiding bugs that
     # confuse the two.
-    dy = np.random.default_rng([seed, 1]).standard_normal(run(x).shape)
+    dy = np.random.default_rng([seed, 1]).standard_normal(run().shape)
     saved = {k: v.copy() for k, v in layer.params.items()}
-    run(x)
+    run()
     layer.needs_input_grad = True
     dx = layer.backward(dy)
+    dxs = list(dx) if multi else [dx]
     analytic = {k: layer.grads[k].copy() for k in layer.trainable_names}
 
     def loss():
-        out = float(np.sum(run(x) * dy))
+        out = float(np.sum(run() * dy))
         for key in saved:   # undo side effects of training-mode forward passes (BatchNorm moving stats)
             if key not in analytic:
                 layer.params[key][...] = saved[key]
         return out
 
-    errors = {"input": relative_error(dx, numerical_gradient(loss, x, eps))}
+    names = [f"input_{i}" for i in range(len(xs))] if multi else ["input"]
+    errors = {name: relative_error(d, numerical_gradient(loss, a, eps)) for name, d, a in zip(names, dxs, xs)}
     for key in layer.trainable_names:
         errors[key] = relative_error(analytic[key], numerical_gradient(loss, layer.params[key], eps))
     return GradReport(errors)

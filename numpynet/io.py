@@ -32,8 +32,11 @@ def save_model(model, path):
     os.replace(tmp, path)
 
 
-def load_model(path):
-    """Read a model written by :func:`save_model`; weights and optimizer state are restored."""
+def load_model(path, custom_objects=None):
+    """Read a model written by :func:`save_model`; weights and optimizer state are restored.
+
+    ``custom_objects`` maps the names of user-written layer classes that are not registered
+    (``@nn.layers.register``) to the classes; nothing else is ever looked up or imported."""
     from .model import model_from_config
     try:
         with np.load(os.fspath(path), allow_pickle=False) as data:
@@ -45,7 +48,7 @@ def load_model(path):
     header = json.loads(str(files["__config__"]))
     if header.get("format") != FORMAT:
         raise DataError(f"{os.fspath(path)!r} is not a numpynet model file (format {header.get('format')!r})")
-    model = model_from_config(header["model"])
+    model = model_from_config(header["model"], custom_objects)
     n = sum(1 for k in files if k.startswith("weight/"))
     if n:
         model.set_weights([files[f"weight/{i}"] for i in range(n)])

@@ -3,8 +3,9 @@
 TensorFlow and Keras are optional (the ``keras`` extra): they are imported inside the functions below, never when
 ``numpynet`` is imported.
 
-* :func:`to_keras` builds the equivalent compiled ``keras.Sequential`` model with the same weights.
-* :func:`from_keras` does the reverse for Sequential models made of supported layers.
+* :func:`to_keras` builds the equivalent compiled Keras model with the same weights: a ``keras.Sequential`` for
+  a Sequential model, a functional ``keras.Model`` (same graph, same layer and weight order) for a graph model.
+* :func:`from_keras` does the reverse for Sequential and functional Keras models made of supported layers.
 * :func:`compare` runs both sides on one batch and tabulates the largest differences in outputs, loss, gradients
   and weights after one training step.
 
@@ -305,6 +306,9 @@ def _keras_metric(name):
 _ACT_ARGS = ("activation",)
 _REG_ARGS = ("kernel_initializer", "bias_initializer", "kernel_regularizer", "bias_regularizer",
              "kernel_constraint", "bias_constraint")
+_DEPTHWISE_ARGS = ("depthwise_initializer", "bias_initializer", "depthwise_regularizer", "bias_regularizer",
+                   "depthwise_constraint", "bias_constraint")
+_SEPARABLE_ARGS = _DEPTHWISE_ARGS + ("pointwise_initializer", "pointwise_regularizer", "pointwise_constraint")
 _LAYERS = {
     "Dense": ("Dense", ("units", "activation", "use_bias") + _REG_ARGS),
     "Activation": ("Activation", _ACT_ARGS),
@@ -325,6 +329,20 @@ _LAYERS = {
     "AlphaDropout": ("AlphaDropout", ("rate", "noise_shape", "seed")),
     "GaussianNoise": ("GaussianNoise", ("stddev", "seed")),
     "GaussianDropout": ("GaussianDropout", ("rate", "seed")),
+    # MobileNet layers
+    "DepthwiseConv2D": ("DepthwiseConv2D", ("kernel_size", "strides", "padding", "depth_multiplier",
+                                            "dilation_rate", "activation", "use_bias") + _DEPTHWISE_ARGS),
+    "SeparableConv2D": ("SeparableConv2D", ("filters", "kernel_size", "strides", "padding", "depth_multiplier",
+                                            "dilation_rate", "activation", "use_bias") + _SEPARABLE_ARGS),
+    "ZeroPadding2D": ("ZeroPadding2D", ("padding",)),
+    "ReLU": ("ReLU", ("max_value", "negative_slope", "threshold")),
+    "Reshape": ("Reshape", ("target_shape",)),
+    # merge layers (functional graphs): called on a list of tensors
+    "Add": ("Add", ()),
+    "Subtract": ("Subtract", ()),
+    "Multiply": ("Multiply", ()),
+    "Average": ("Average", ()),
+    "Concatenate": ("Concatenate", ("axis",)),
 }
 
 
@@ -418,11 +436,31 @@ def keras_dtype(dtype):
         _set_policy_state(old_policy)
 
 
+def _is_graph(model):
+    """True for a functional :class:`~numpynet.Model`; a Sequential (DFN included) becomes a ``keras.Sequential``."""
+    from .model import Sequential
+    return not isinstance(model, Sequential)
+
+
+def _per_output(value, n, what):
+    """One entry per output from a single value or a list of n."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != n:
+            raise SpecError(f"keras_bridge: argument {what!r} has {len(value)} entries but the model has {n} "
+                            f"outputs")
+        return list(value)
+    return [value] * n
+
+
 def _build_keras(model, labels=None, compile=True):
-    """(keras_model, keras_loss, softmax_added) — the work behind :func:`to_keras`."""
-    keras = _keras()
+    """(keras_model, keras_losses, softmax_added) — the work behind :func:`to_keras`. The last two are lists with
+    one entry per output: the Keras loss object (None when not compiled), and whether the Keras output ends in the
+    softmax that numpynet's fused ``softmax_cross_entropy`` applies inside the loss."""
     if not model.built:
         raise SpecError("to_keras: the model is not built yet; call model.build(X.shape) (or fit it) first")
+    if _is_graph(model):
+        return _build_keras_graph(model, labels, compile)
+    keras = _keras()
     dtype = np.dtype(model.dtype).name
     layers = list(model.layers)
     softmax_added = model.loss is not None and model.loss.spec_name == "softmax_cross_entropy"
@@ -441,15 +479,123 @@ def _build_keras(model, labels=None, compile=True):
         kloss = keras_loss(model.loss, labels=labels, dtype=dtype)
         kmodel.compile(optimizer=keras_optimizer(model.optimizer) if model.optimizer is not None else "sgd",
                        loss=kloss, metrics=[_keras_metric(m) for m in model.metrics])
-    return kmodel, kloss, softmax_added
+    return kmodel, [kloss], [softmax_added]
+
+
+def _graph_softmax_plan(model):
+    """How the Keras twin of a graph model gets the softmax of the outputs trained with numpynet's fused
+    ``softmax_cross_entropy`` (whose layer outputs logits): ``(overrides, appended)``.
+
+    ``overrides``: output layers that take ``activation="softmax"`` themselves (linear, called once, their output
+    read by no other layer). When some such output cannot, ``appended`` lists one Activation per output —
+    "softmax" where wanted, "linear" elsewhere: an Activation after *every* output adds one to every layer's
+    depth, so Keras's layer order (and so its get_weights() order) stays that of the numpynet model.
+    """
+    n = len(model._outputs)
+    wanted = [loss is not None and loss.spec_name == "softmax_cross_entropy"
+              for loss in (model._output_losses() if model.loss is not None else [None] * n)]
+    read = {id(t) for node in model._nodes for t in node.inputs}
+    calls = {}
+    for node in model._nodes:
+        calls[id(node.layer)] = calls.get(id(node.layer), 0) + 1
+    owners = [id(t.node.layer) for t in model._outputs]
+
+    def direct(i):
+        tensor = model._outputs[i]
+        layer = tensor.node.layer
+        takes_activation = "activation" in _LAYERS.get(type(layer).__name__, ("", ()))[1]
+        return (takes_activation and _is_linear(layer) and calls.get(id(layer)) == 1
+                and owners.count(id(layer)) == 1 and id(tensor) not in read)
+
+    if all(direct(i) for i in range(n) if wanted[i]):
+        return {owners[i] for i in range(n) if wanted[i]}, None
+    return set(), ["softmax" if w else "linear" for w in wanted]
+
+
+def _check_weight_order(ours, theirs, direction):
+    """SpecError unless the numpynet model ``ours`` and the Keras model ``theirs`` list the same layers' weights in
+    the same order with the same shapes (so that ``set_weights(other.get_weights())`` is right both ways)."""
+    mine = [(layer.name, key, tuple(value.shape)) for layer in ours.layers for key, value in layer.params.items()]
+    keras_side = [(layer.name, tuple(w.shape)) for layer in theirs.layers
+                  if type(layer).__name__ != "InputLayer" for w in layer.weights]
+    if [(name, shape) for name, _, shape in mine] != keras_side:
+        shown_ours = ", ".join(f"{name}/{key} {shape}" for name, key, shape in mine)
+        shown_keras = ", ".join(f"{name} {shape}" for name, shape in keras_side)
+        raise SpecError(f"{direction}: Keras orders the weights of this graph differently from numpynet, so their "
+                        f"get_weights() lists would not line up. numpynet: [{shown_ours}]; Keras: [{shown_keras}]")
+    flat = [tuple(w.shape) for w in theirs.weights]
+    if flat != [shape for _, _, shape in mine]:   # model.weights is what get_weights/set_weights use
+        raise SpecError(f"{direction}: the Keras model's weights {flat} do not match numpynet's "
+                        f"{[shape for _, _, shape in mine]}")
+
+
+def _build_keras_graph(model, labels, compile):
+    """The functional ``keras.Model`` of a graph model: a ``keras.Input`` per input, then every node's layer
+    (converted once, so that a layer called twice stays one shared Keras layer) called on the converted tensors
+    in execution order."""
+    keras = _keras()
+    dtype = np.dtype(model.dtype).name
+    overrides, appended = _graph_softmax_plan(model)
+    tensors = {id(t): keras.Input(shape=tuple(t.shape[1:]), dtype=dtype, name=t.node.layer.name)
+               for t in model._inputs}
+    converted = {}
+    for node in model._nodes:
+        layer = node.layer
+        klayer = converted.get(id(layer))
+        if klayer is None:
+            klayer = converted[id(layer)] = keras_layer(
+                layer, dtype=dtype, activation="softmax" if id(layer) in overrides else None)
+        args = [tensors[id(t)] for t in node.inputs]
+        tensors[id(node.output)] = klayer(args if layer.multi_input else args[0])
+    outputs = [tensors[id(t)] for t in model._outputs]
+    if appended is not None:
+        taken = {t.node.layer.name for t in model._inputs} | {layer.name for layer in model.layers}
+        for i, (tensor, act) in enumerate(zip(model._outputs, appended)):
+            name = _unique_layer_name(f"{tensor.node.layer.name}_{act}", taken)
+            taken.add(name)
+            outputs[i] = keras.layers.Activation(act, dtype=dtype, name=name)(outputs[i])
+    inputs = [tensors[id(t)] for t in model._inputs]
+    kmodel = keras.Model(inputs if model._multi_in else inputs[0], outputs if model._multi_out else outputs[0],
+                         name=model.name)
+    _check_weight_order(model, kmodel, "to_keras")
+    kmodel.set_weights(model.get_weights())
+    n = len(model._outputs)
+    softmax_added = [id(t.node.layer) in overrides or (appended is not None and appended[i] == "softmax")
+                     for i, t in enumerate(model._outputs)]
+    klosses = [None] * n
+    if compile and model.loss is not None:
+        klosses = [keras_loss(loss, labels=lab, dtype=dtype)
+                   for loss, lab in zip(model._output_losses(), _per_output(labels, n, "labels"))]
+        metrics = [_keras_metric(m) for m in model.metrics]
+        kmodel.compile(optimizer=keras_optimizer(model.optimizer) if model.optimizer is not None else "sgd",
+                       loss=klosses if model._multi_out else klosses[0],
+                       metrics=[list(metrics) for _ in range(n)] if model._multi_out else metrics)
+    return kmodel, klosses, softmax_added
+
+
+def _unique_layer_name(base, taken):
+    if base not in taken:
+        return base
+    return next(f"{base}_{i}" for i in range(1, 10**6) if f"{base}_{i}" not in taken)
 
 
 def to_keras(model, labels=None, compile=True):
-    """An equivalent ``keras.Sequential`` model with the same weights, compiled with the same optimizer and loss.
+    """An equivalent Keras model with the same weights, compiled with the same optimizer and loss(es).
+
+    A ``Sequential`` (or DFN) becomes a ``keras.Sequential``; a functional :class:`~numpynet.Model` becomes a
+    functional ``keras.Model`` with the same graph: a ``keras.Input`` per input (same names), each layer converted
+    once (a layer called twice stays one shared Keras layer) and called in execution order, merge layers as
+    ``keras.layers.Add`` / ``Subtract`` / ``Multiply`` / ``Average`` / ``Concatenate(axis)``. Keras orders a
+    graph's layers (and its get_weights()) as numpynet does; that is checked, a SpecError says so otherwise.
 
     ``labels``: "sparse" (integer labels) or "one_hot" — which Keras cross-entropy to use for the categorical
-    losses (default: sparse, except one-hot for ``categorical_crossentropy``). The model must be built. Keras's
-    floatx is set to the model's dtype (a warning says so when it changes).
+    losses (default: sparse, except one-hot for ``categorical_crossentropy``); a list gives one per output. The
+    model must be built. Keras's floatx is set to the model's dtype (a warning says so when it changes).
+
+    Outputs trained with the fused ``softmax_cross_entropy`` end in a softmax on the Keras side: the output layer
+    takes ``activation="softmax"`` when it is linear (and, in a graph, called once with its output read by no
+    other layer), otherwise an ``Activation("softmax")`` layer follows it (in a graph with several outputs, then
+    an Activation — "linear" where no softmax is wanted — follows every output, which keeps the layer order).
 
     >>> kmodel = to_keras(model)                       # doctest: +SKIP
     >>> np.abs(kmodel.predict(X) - model.predict(X)).max()    # doctest: +SKIP
@@ -620,7 +766,13 @@ def _np_metrics(keras_model):
     except (AttributeError, ValueError, TypeError):
         config = {}
     out = []
-    for metric in config.get("metrics") or []:
+    metrics = config.get("metrics") or []
+    if isinstance(metrics, dict):
+        metrics = list(metrics.values())
+    flat = []   # several outputs: a list (or dict) of per-output lists; numpynet's metrics apply to every output
+    for metric in metrics:
+        flat.extend(metric if isinstance(metric, (list, tuple)) else [metric])
+    for metric in flat:
         if isinstance(metric, str):
             name = metric
         elif isinstance(metric, dict):
@@ -634,7 +786,7 @@ def _np_metrics(keras_model):
             out.append(_METRICS[key])
         else:
             raise _unsupported("metric", name)
-    return out
+    return list(dict.fromkeys(out))
 
 
 def _check_channels_last(layer, config):
@@ -722,11 +874,44 @@ def _np_layer(layer):
     elif kind == "GaussianDropout":
         kwargs.update(rate=_short(float(config["rate"])), seed=config.get("seed"))
         target = kind
+    elif kind in ("DepthwiseConv2D", "SeparableConv2D"):
+        if config["padding"] not in ("valid", "same"):
+            raise _unsupported(f"padding {config['padding']!r} of layer", layer.name)
+        if kind == "SeparableConv2D":
+            kwargs["filters"] = config["filters"]
+        kwargs.update(kernel_size=tuple(config["kernel_size"]), strides=tuple(config["strides"]),
+                      padding=config["padding"], depth_multiplier=config["depth_multiplier"],
+                      dilation_rate=tuple(config["dilation_rate"]), use_bias=config["use_bias"])
+        objects(("activation",) + (_SEPARABLE_ARGS if kind == "SeparableConv2D" else _DEPTHWISE_ARGS))
+        target = kind
+    elif kind == "ZeroPadding2D":
+        kwargs.pop("trainable", None)    # no weights: nothing to freeze
+        kwargs["padding"] = tuple(tuple(pair) for pair in config["padding"])
+        target = kind
+    elif kind == "ReLU":
+        kwargs.pop("trainable", None)
+        max_value = config.get("max_value")
+        kwargs.update(max_value=None if max_value is None else _short(float(max_value)),
+                      negative_slope=_short(float(config["negative_slope"])),
+                      threshold=_short(float(config["threshold"])))
+        target = kind
+    elif kind == "Reshape":
+        kwargs.pop("trainable", None)
+        kwargs["target_shape"] = tuple(config["target_shape"])
+        target = kind
+    elif kind in ("Add", "Subtract", "Multiply", "Average"):
+        kwargs.pop("trainable", None)    # no weights: nothing to freeze
+        target = kind
+    elif kind == "Concatenate":
+        kwargs.pop("trainable", None)
+        kwargs["axis"] = int(config["axis"])
+        target = kind
     else:
         raise _unsupported("layer", f"{layer.name} ({kind})",
                            "supported: Dense, Activation, Flatten, Conv2D, MaxPooling2D, AveragePooling2D, "
                            "GlobalAveragePooling2D, BatchNormalization, Dropout, AlphaDropout, GaussianNoise, "
-                           "GaussianDropout")
+                           "GaussianDropout, Add, Subtract, Multiply, Average, Concatenate, DepthwiseConv2D, "
+                           "SeparableConv2D, ZeroPadding2D, ReLU, Reshape")
     cls = getattr(_nl, target, None)
     if cls is None:
         raise _unsupported("layer", f"{layer.name} ({kind})", f"numpynet.layers.{target} is not available")
@@ -737,23 +922,45 @@ def _np_layer(layer):
     return cls(**{k: v for k, v in kwargs.items() if k in params})
 
 
-def from_keras(keras_model, seed=None):
-    """The numpynet ``Sequential`` equivalent to a built ``keras.Sequential`` model, with the same weights, and
-    compiled with the converted optimizer, loss and metrics when the Keras model is compiled.
+def _is_functional(keras_model):
+    """True for a functional ``keras.Model`` (built from ``keras.Input`` tensors), False for anything else."""
+    try:
+        from keras.src.models.functional import Functional
+    except ImportError:   # pragma: no cover - private module moved
+        return hasattr(keras_model, "_nodes_by_depth") and hasattr(keras_model, "outputs")
+    return isinstance(keras_model, Functional)
 
-    Keras ``L2(λ)`` becomes ``l2(l2=λ)`` (same meaning). Unsupported layers, options, activations, regularizers,
-    losses or optimizers raise a :class:`~numpynet.errors.SpecError` naming them.
-    """
+
+def _keras_dtype_of(keras_model):
     keras = _keras()
-    from .model import Sequential
-    if not isinstance(keras_model, keras.Sequential):
-        raise SpecError(f"from_keras: only keras.Sequential models are supported, got {type(keras_model).__name__}")
-    if not keras_model.built:
-        raise SpecError("from_keras: the Keras model is not built; start it with keras.Input(shape) or call it once")
     weights = keras_model.get_weights()
     dtype = weights[0].dtype if weights else np.dtype(keras.config.floatx())
     if dtype not in (np.float32, np.float64):
         raise _unsupported("dtype", str(dtype), "numpynet models are float32 or float64")
+    return dtype, weights
+
+
+def from_keras(keras_model, seed=None):
+    """The numpynet model equivalent to a built Keras model, with the same weights, and compiled with the
+    converted optimizer, loss(es) and metrics when the Keras model is compiled.
+
+    A ``keras.Sequential`` becomes a :class:`~numpynet.Sequential`; a functional ``keras.Model`` becomes a
+    functional :class:`~numpynet.Model` with the same graph (same input and layer names; a Keras layer called
+    several times becomes one shared numpynet layer). Keras ``L2(λ)`` becomes ``l2(l2=λ)`` (same meaning).
+    Unsupported layers (or operations such as ``keras.ops.add`` called on symbolic tensors, or nested models),
+    options, activations, regularizers, losses or optimizers raise a :class:`~numpynet.errors.SpecError` naming
+    them.
+    """
+    keras = _keras()
+    from .model import Sequential
+    if not isinstance(keras_model, keras.Sequential):
+        if _is_functional(keras_model):
+            return _from_keras_graph(keras_model, seed)
+        raise SpecError(f"from_keras: only keras.Sequential and functional keras.Model models (built from "
+                        f"keras.Input tensors) are supported, got {type(keras_model).__name__}")
+    if not keras_model.built:
+        raise SpecError("from_keras: the Keras model is not built; start it with keras.Input(shape) or call it once")
+    dtype, weights = _keras_dtype_of(keras_model)
     model = Sequential([_np_layer(layer) for layer in keras_model.layers], seed=seed, dtype=dtype,
                        name=keras_model.name)
     model.build((None,) + tuple(keras_model.input_shape[1:]))
@@ -761,6 +968,83 @@ def from_keras(keras_model, seed=None):
     if getattr(keras_model, "compiled", False) and keras_model.loss is not None:
         model.compile(optimizer=_np_optimizer(keras_model.optimizer), loss=_np_loss(keras_model.loss),
                       metrics=_np_metrics(keras_model))
+    return model
+
+
+def _keras_call_node(tensor):
+    """(operation, node) of the Keras call that produced the symbolic ``tensor``."""
+    history = getattr(tensor, "_keras_history", None)
+    if history is None:
+        raise _unsupported("tensor", getattr(tensor, "name", repr(tensor)), "it has no Keras history")
+    op, node_index, tensor_index = history
+    node = op._inbound_nodes[node_index]
+    if tensor_index != 0 or len(node.output_tensors) != 1:
+        raise _unsupported("multi-output operation", op.name, "numpynet layers have one output")
+    return op, node
+
+
+def _from_keras_graph(keras_model, seed):
+    """Replay a functional Keras model's calls on numpynet layers: a depth-first walk back from the outputs that
+    converts every tensor after the tensors it is computed from."""
+    keras = _keras()
+    from .graph import Input
+    from .model import Model
+    dtype, weights = _keras_dtype_of(keras_model)
+    kinputs, koutputs = list(keras_model.inputs), list(keras_model.outputs)
+    tensors = {}   # id(Keras tensor) -> numpynet SymbolicTensor
+    for kt in kinputs:
+        tensors[id(kt)] = Input(tuple(kt.shape[1:]), name=kt._keras_history.operation.name)
+    converted = {}   # id(Keras layer) -> numpynet layer
+    for out in koutputs:
+        stack = [out]
+        while stack:
+            kt = stack[-1]
+            if id(kt) in tensors:
+                stack.pop()
+                continue
+            op, node = _keras_call_node(kt)
+            if type(op).__name__ == "InputLayer":
+                raise SpecError(f"from_keras: the outputs depend on input {op.name!r}, which is not among the "
+                                f"model's inputs")
+            pending = [t for t in node.input_tensors if id(t) not in tensors]
+            if pending:
+                stack.extend(reversed(pending))
+                continue
+            stack.pop()
+            layer = converted.get(id(op))
+            if layer is None:
+                if isinstance(op, keras.Model):
+                    raise _unsupported("nested model", op.name, "call its layers on the tensors instead")
+                if not isinstance(op, keras.layers.Layer):
+                    raise _unsupported("operation", f"{op.name} ({type(op).__name__})",
+                                       "only layers can be converted (keras.ops functions have no numpynet "
+                                       "layer); use the equivalent layer, e.g. keras.layers.Add()")
+                layer = converted[id(op)] = _np_layer(op)
+            extra = {k: v for k, v in node.arguments.kwargs.items() if v is not None}
+            if extra:
+                raise _unsupported(f"call argument(s) {', '.join(sorted(extra))} of layer", op.name)
+            args = [tensors[id(t)] for t in node.input_tensors]
+            if not layer.multi_input and len(args) != 1:
+                raise _unsupported(f"call of layer {op.name!r} on", f"{len(args)} tensors")
+            tensors[id(kt)] = layer(args if layer.multi_input else args[0])
+    multi_in = isinstance(getattr(keras_model, "_inputs_struct", None), (list, tuple, dict)) or len(kinputs) > 1
+    multi_out = isinstance(getattr(keras_model, "_outputs_struct", None), (list, tuple, dict)) or len(koutputs) > 1
+    inputs = [tensors[id(t)] for t in kinputs]
+    outputs = [tensors[id(t)] for t in koutputs]
+    model = Model(inputs if multi_in else inputs[0], outputs if multi_out else outputs[0], seed=seed, dtype=dtype,
+                  name=keras_model.name)
+    _check_weight_order(model, keras_model, "from_keras")
+    model.set_weights(weights)
+    if getattr(keras_model, "compiled", False) and keras_model.loss is not None:
+        loss = keras_model.loss
+        if isinstance(loss, dict):
+            names = [t._keras_history.operation.name for t in koutputs]
+            missing = [name for name in names if name not in loss]
+            if missing:
+                raise _unsupported("loss dict without output(s)", ", ".join(missing))
+            loss = [loss[name] for name in names]
+        loss = [_np_loss(item) for item in loss] if isinstance(loss, (list, tuple)) else _np_loss(loss)
+        model.compile(optimizer=_np_optimizer(keras_model.optimizer), loss=loss, metrics=_np_metrics(keras_model))
     return model
 
 
@@ -824,8 +1108,30 @@ def _row(name, ours, theirs, note=""):
     b = np.asarray(theirs, dtype=np.float64)
     diff = float(np.max(np.abs(a - b))) if a.size else 0.0
     scale = float(np.max(np.abs(b))) if b.size else 0.0
+    peak = max(scale, float(np.max(np.abs(a))) if a.size else 0.0)
     return {"name": name, "shape": tuple(a.shape), "max_abs": diff, "max_rel": diff / scale if scale > 0 else diff,
-            "note": note}
+            "note": note, "_peak": peak}
+
+
+#: an array whose values, on both sides, stay below this fraction of the largest array of its kind is zero up to
+#: rounding (see :func:`_mark_rounding_zeros`)
+ROUNDING_LEVEL = 1e-10
+
+
+def _mark_rounding_zeros(rows):
+    """Note (and so leave out of the worst values) the gradient and after-step rows of arrays that are zero in
+    exact arithmetic and rounding noise in both computations — the gradient of a bias or a ``beta`` followed by a
+    training-mode BatchNormalization, which subtracts it again; a relative difference of two noises means
+    nothing. A row qualifies when both sides stay below :data:`ROUNDING_LEVEL` times the largest array among the
+    rows of its kind."""
+    for prefix in ("grad ", "after step "):
+        group = [r for r in rows if r["name"].startswith(prefix)]
+        top = max((r["_peak"] for r in group), default=0.0)
+        for r in group:
+            if not r["note"] and 0.0 < r["_peak"] <= ROUNDING_LEVEL * top:
+                r["note"] = "zero up to rounding"
+    for r in rows:
+        r.pop("_peak", None)
 
 
 def _one_hot(y, n):
@@ -837,11 +1143,15 @@ def _one_hot(y, n):
 def compare(model, X, y, print_table=True):
     """Run the numpynet model and its Keras twin (:func:`to_keras`) on one batch and tabulate the differences.
 
-    Rows: the outputs (``predict``), the total loss (mean data loss + penalties, inference mode), the gradient of
-    every weight, and every weight after one ``train_on_batch`` step from a fresh optimizer state on both sides.
+    Rows: the outputs (``predict``; one row per output of a graph model), the total loss (sum over the outputs of
+    the mean data loss, + penalties, inference mode), the gradient of every weight, and every weight after one
+    ``train_on_batch`` step from a fresh optimizer state on both sides. For a model with several inputs or
+    outputs, ``X`` and ``y`` are lists (or dicts keyed by input/output layer name), as in ``fit``.
     The numpynet model is not changed (the step runs on a copy); Keras's floatx is restored afterwards. With
     Dropout-like layers the training step draws different random masks on each side, so those rows are marked and
-    left out of the worst values.
+    left out of the worst values; so are the rows of arrays that are zero up to rounding on both sides (a bias or
+    BatchNormalization ``beta`` feeding a training-mode BatchNormalization has a zero gradient: both sides hold
+    ~1e-17 noise there, see :data:`ROUNDING_LEVEL`).
 
     What to expect: float64 agrees to ~1e-15 when the hyper-parameters are exactly representable in float32;
     Keras casts Python-float hyper-parameters such as Adam's β2 = 0.999 through float32 even for float64
@@ -880,40 +1190,48 @@ def compare(model, X, y, print_table=True):
     import tensorflow as tf
     if model.loss is None or model.optimizer is None:
         raise SpecError("compare: the model is not compiled; call model.compile(optimizer=..., loss=...) first")
-    X = np.asarray(X)
-    if not model.built:
-        model.build(X.shape)
+    graph = _is_graph(model)
+    if not graph:
+        X = np.asarray(X)
+        if not model.built:
+            model.build(X.shape)
     dtype = np.dtype(model.dtype).name
-    X = np.ascontiguousarray(X, dtype=model.dtype)
-    y = np.asarray(y)
-    one_hot_given = y.ndim == 2 and y.shape[1] > 1
-    labels = None
-    if model.loss.spec_name in _CATEGORICAL:
-        labels = "one_hot" if (one_hot_given or model.loss.spec_name == "categorical_crossentropy") else "sparse"
-    y_keras = y
-    if labels == "one_hot" and not one_hot_given:
-        y_keras = _one_hot(y.reshape(-1), model.output_shape[-1])
-    elif labels == "sparse" and y.ndim == 2 and y.shape[1] == 1:
-        y_keras = y[:, 0]
-    if model.loss.spec_name not in _CATEGORICAL and y_keras.ndim == 1:
-        y_keras = y_keras.reshape(-1, 1)
-    y_keras = np.asarray(y_keras, dtype=np.int64 if labels == "sparse" else model.dtype)
+    n_out = len(model._outputs)
+    xs = [np.ascontiguousarray(x, dtype=model.dtype) for x in model._as_list(X, model._n_inputs(), "X")]
+    ys = [np.asarray(t) for t in model._as_list(y, n_out, "y")]
+    labels, ys_keras = [], []
+    for loss, t, shape in zip(model._output_losses(), ys, model.output_shapes):
+        lab, t_keras = _keras_targets(loss, t, shape[-1], model.dtype)
+        labels.append(lab)
+        ys_keras.append(t_keras)
+    X_ours = xs if (graph and model._multi_in) else xs[0]
+    y_ours = ys if (graph and model._multi_out) else ys[0]
+    X_keras = X_ours
+    y_keras = ys_keras if (graph and model._multi_out) else ys_keras[0]
     stochastic = any(getattr(layer, "stochastic", False) and float(getattr(layer, "rate", getattr(
         layer, "stddev", 0.0)) or 0.0) > 0 for layer in model.layers)
+    out_names = (["output"] if n_out == 1
+                 else [f"output {t.node.layer.name}" for t in model._outputs])
     rows = []
     with keras_dtype(dtype):
-        kmodel, kloss, softmax_added = _build_keras(model, labels=labels)
+        kmodel, klosses, softmax_added = _build_keras(model, labels=labels if graph else labels[0])
         # outputs, as model.predict shows them
-        ours = model.predict(X)
-        theirs = kmodel(X, training=False).numpy()
-        if not softmax_added and getattr(model.loss, "from_logits", False):
-            theirs = model.loss.output(theirs)
-        rows.append(_row("output", ours, theirs))
+        ours = model.predict(X_ours)
+        ours = ours if isinstance(ours, list) else [ours]
+        theirs = kmodel(X_keras, training=False)
+        theirs = [t.numpy() for t in (theirs if isinstance(theirs, (list, tuple)) else [theirs])]
+        for name, loss, added, o, t in zip(out_names, model._output_losses(), softmax_added, ours, theirs):
+            if not added and getattr(loss, "from_logits", False):
+                t = loss.output(t)
+            rows.append(_row(name, o, t))
         # total loss and gradients, inference mode, no update
-        loss, grads = model.compute_gradients(X, y, training=False)
+        loss, grads = model.compute_gradients(X_ours, y_ours, training=False)
         with tf.GradientTape() as tape:
-            pred = kmodel(X, training=False)
-            kl = kloss(y_keras, pred)
+            preds = kmodel(X_keras, training=False)
+            preds = preds if isinstance(preds, (list, tuple)) else [preds]
+            kl = 0.0
+            for kloss, target, pred in zip(klosses, ys_keras, preds):
+                kl = kl + kloss(target, pred)
             for penalty in kmodel.losses:
                 kl = kl + penalty
         # gradients of the trainable weights; the others (BatchNormalization's moving statistics) get zeros,
@@ -929,12 +1247,31 @@ def compare(model, X, y, print_table=True):
         twin = copy.deepcopy(model)
         twin.optimizer = _optimizers.get(str(model.optimizer))
         twin.optimizer.build(twin.trainable_weight_arrays())
-        twin.train_on_batch(X, y)
-        kmodel.train_on_batch(X, y_keras)
+        twin.train_on_batch(X_ours, y_ours)
+        kmodel.train_on_batch(X_keras, y_keras)
         note = "random masks differ" if stochastic else ""
         for name, w, kw in zip(names, twin.get_weights(), kmodel.get_weights()):
             rows.append(_row(f"after step {name}", w, kw, note))
+    _mark_rounding_zeros(rows)
     table = Comparison(rows, dtype)
     if print_table:
         print(table)
     return table
+
+
+def _keras_targets(loss, y, out_dim, dtype):
+    """(labels, y for Keras) for one output: which Keras cross-entropy ("sparse"/"one_hot"/None) and the targets
+    in its form (integer labels one-hot encoded for the one-hot loss, column vectors for the other losses)."""
+    y = np.asarray(y)
+    one_hot_given = y.ndim == 2 and y.shape[1] > 1
+    labels = None
+    if loss.spec_name in _CATEGORICAL:
+        labels = "one_hot" if (one_hot_given or loss.spec_name == "categorical_crossentropy") else "sparse"
+    y_keras = y
+    if labels == "one_hot" and not one_hot_given:
+        y_keras = _one_hot(y.reshape(-1), out_dim)
+    elif labels == "sparse" and y.ndim == 2 and y.shape[1] == 1:
+        y_keras = y[:, 0]
+    if loss.spec_name not in _CATEGORICAL and y_keras.ndim == 1:
+        y_keras = y_keras.reshape(-1, 1)
+    return labels, np.asarray(y_keras, dtype=np.int64 if labels == "sparse" else dtype)

@@ -14,6 +14,7 @@ One training step on a batch (X, y) of N samples:
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import time
@@ -22,6 +23,7 @@ import warnings
 import numpy as np
 
 from . import callbacks as _callbacks
+from . import graph as _graph
 from . import layers as _layers
 from . import losses as _losses
 from . import metrics as _metrics
@@ -53,100 +55,232 @@ def check_inputs(X, name="X"):
     return arr
 
 
-class Sequential:
-    """A linear stack of layers trained by backpropagation.
+class _Step:
+    """One node of the execution order: the layer object that runs it, where its inputs and output live in the
+    pass's list of arrays, and which arrays are no longer needed once it has run."""
 
-    >>> model = Sequential([Dense(200, activation="sigmoid", kernel_regularizer="l2(lambd=0.01)"), Dense(10)],
-    ...                    seed=0)
+    __slots__ = ("node", "layer", "in_slots", "out_slot", "release", "needs_input_grad")
+
+    def __init__(self, node, layer, in_slots, out_slot):
+        self.node, self.layer, self.in_slots, self.out_slot = node, layer, in_slots, out_slot
+        self.release = []
+        self.needs_input_grad = True
+
+
+def _call_copy(layer):
+    """A second executor of a shared layer: the same ``params`` dict (so the same weights, updated once), its own
+    gradients and forward caches (a second call must not overwrite the first call's cache before backward)."""
+    clone = copy.copy(layer)
+    clone.grads = {k: np.zeros_like(v) for k, v in layer.grads.items()}
+    clone._reg_scratch = {}
+    for key, value in vars(layer).items():
+        if type(value).__name__ == "_Buffer":
+            setattr(clone, key, type(value)())
+    return clone
+
+
+def _unique_name(base, taken):
+    if base not in taken:
+        return base
+    return next(f"{base}_{i}" for i in range(1, 10**6) if f"{base}_{i}" not in taken)
+
+
+class Model:
+    """A graph of layers trained by backpropagation — the functional API, as Keras's ``Model``.
+
+    >>> inp = nn.Input(shape=(784,))
+    >>> h = nn.layers.Dense(200, activation="relu")(inp)
+    >>> out = nn.layers.Dense(10)(nn.layers.Add()([h, nn.layers.Dense(200)(inp)]))
+    >>> model = nn.Model(inputs=inp, outputs=out, seed=0)
     >>> model.compile(optimizer="sgd(lr=0.1)", loss="softmax_cross_entropy", metrics=["accuracy"])
-    >>> hist = model.fit(X, y, epochs=20, batch_size=64, validation_split=0.1)
+
+    One or more inputs and outputs (pass lists; then ``X`` and ``y`` are lists too, one array per input/output,
+    and the training loss is the sum of the outputs' losses). A layer called twice shares its weights; the
+    gradients of its calls add up. The weights are created when the model is made (``seed=`` fixes them).
+
+    Backward runs the nodes in reverse execution order; where a tensor feeds several layers its gradient is the
+    sum of what each returns (the multivariate chain rule), complete before its producer runs. Arrays of the
+    forward pass are dropped as soon as their last reader has run.
     """
 
-    def __init__(self, layers=None, seed=None, dtype=None, name=None):
+    def __init__(self, inputs=None, outputs=None, seed=None, dtype=None, name=None):
         self.layers = []
         self.seed = seed
         self.dtype = as_float_dtype(dtype)
-        self.name = name or "sequential"
+        self.name = name or "model"
         init_seq, shuffle_seq = np.random.SeedSequence(seed).spawn(2)
         self._init_rng = np.random.default_rng(init_seq)
         self._shuffle_rng = np.random.default_rng(shuffle_seq)
         self.optimizer = None
         self.loss = None
         self.metrics = []
+        self._metric_fns = {}
         self.stop_training = False
         self.built = False
-        for layer in layers or []:
-            self.add(layer)
+        self._inputs, self._outputs = [], []
+        if type(self) is Model or inputs is not None or outputs is not None:
+            if inputs is None or outputs is None:
+                raise SpecError("Model: both 'inputs' and 'outputs' are needed, e.g. nn.Model(inputs=inp, "
+                                "outputs=out); for a stack of layers use nn.Sequential([...])")
+            self._multi_in = isinstance(inputs, (list, tuple))
+            self._multi_out = isinstance(outputs, (list, tuple))
+            self._init_graph(_graph.as_tensor_list(inputs, "Model: argument 'inputs'"),
+                             _graph.as_tensor_list(outputs, "Model: argument 'outputs'"))
 
-    # ------------------------------------------------------------------------------------------------ assembly
-    def add(self, layer):
-        layer = _layers.get(layer)
-        if layer.name is None:
-            base = layer.spec_name or type(layer).__name__.lower()
-            taken = {lyr.name for lyr in self.layers}
-            layer.name = base if base not in taken else next(f"{base}_{i}" for i in range(1, 10**6)
-                                                             if f"{base}_{i}" not in taken)
-        self.layers.append(layer)
-        self.built = False
-
-    def compile(self, optimizer="sgd", loss="softmax_cross_entropy", metrics=None):
-        """Choose the optimizer, the loss and the metrics (each an object or a spec string)."""
-        self.optimizer = _optimizers.get(optimizer)
-        self.loss = _losses.get(loss)
-        self.metrics = [m if isinstance(m, str) else getattr(m, "__name__", str(m)) for m in (metrics or [])]
-        self._metric_fns = {name: _metrics.get(name) for name in self.metrics}
-        self._configure_output()
-        if self.built:
-            self.optimizer.build(self.trainable_weight_arrays())
-        return self
-
-    def _configure_output(self):
-        """Decide whether the last layer hands logits to a fused loss (softmax/sigmoid + cross-entropy)."""
-        self._train_loss = self.loss
-        if not self.layers or self.loss is None:
-            return
-        last = self.layers[-1]
-        if hasattr(last, "output_logits"):
-            last.output_logits = False
-            act = getattr(getattr(last, "activation", None), "spec_name", None)
-            wanted = _FUSE_WITH.get(self.loss.spec_name)
-            if (wanted is not None and act == wanted and not getattr(self.loss, "from_logits", False)
-                    and not getattr(self.loss, "label_smoothing", 0.0)):
-                last.output_logits = True
-                self._train_loss = _losses.get("softmax_cross_entropy" if wanted == "softmax"
-                                               else "binary_crossentropy(from_logits=True)")
-
-    def build(self, input_shape):
-        """Create every layer's weights for inputs of ``input_shape`` (batch axis first; None allowed)."""
-        shape = (None,) + tuple(input_shape[1:])
-        for i, layer in enumerate(self.layers):
-            layer.dtype = self.dtype
-            layer.set_rng(self._init_rng)
-            layer.needs_input_grad = i > 0
+    # ------------------------------------------------------------------------------------------------ the graph
+    def _init_graph(self, inputs, outputs, name_layers=True):
+        """Order the graph between ``inputs`` and ``outputs``, name and build its layers, plan the passes."""
+        execution, order = _graph.walk(inputs, outputs)
+        input_layers = [t.node.layer for t in inputs]
+        layers = [layer for layer in order if not isinstance(layer, _graph.InputLayer)]
+        if name_layers:
+            taken = {layer.name for layer in input_layers + layers if layer.name}
+            for t in inputs:
+                if t.node.layer.name is None:
+                    t.node.layer.name = _unique_name("input", taken)
+                    taken.add(t.node.layer.name)
+            for node in execution:
+                if node.layer.name is None:
+                    node.layer.name = _unique_name(node.layer.spec_name or type(node.layer).__name__.lower(), taken)
+                    taken.add(node.layer.name)
+        _graph.check_unique_names(input_layers + layers)
+        self._inputs, self._outputs = list(inputs), list(outputs)
+        self._nodes = [node for node in execution if not node.is_input]
+        self.layers = layers
+        for node in self._nodes:
+            layer = node.layer
             if not layer.built:
-                layer.build(shape)
-            shape = layer.output_shape
-        self.input_shape = (None,) + tuple(input_shape[1:])
-        self.output_shape = shape
+                layer.dtype = self.dtype
+                layer.set_rng(self._init_rng)
+                shapes = [t.shape for t in node.inputs]
+                layer.build(shapes if layer.multi_input else shapes[0])
+        self.input_shapes = [t.shape for t in inputs]
+        self.output_shapes = [t.shape for t in outputs]
+        self._plan()
         self.built = True
-        self._configure_output() if self.loss is not None else None
+        if self.loss is not None:
+            self._configure_output()
         if self.optimizer is not None:
             self.optimizer.build(self.trainable_weight_arrays())
+
+    def _plan(self):
+        """The schedule of the passes: a slot per tensor, one executor per node, when each array can go."""
+        slot = {id(t): i for i, t in enumerate(self._inputs)}
+        for node in self._nodes:
+            slot[id(node.output)] = len(slot)
+        self._n_slots = len(slot)
+        self._output_slots = [slot[id(t)] for t in self._outputs]
+        seen, shared, steps, last_reader = set(), {}, [], {}
+        for node in self._nodes:
+            layer = node.layer
+            executor = layer if layer not in seen else _call_copy(layer)
+            if layer in seen:
+                shared.setdefault(layer, []).append(executor)
+            seen.add(layer)
+            step = _Step(node, executor, [slot[id(t)] for t in node.inputs], slot[id(node.output)])
+            # the model's inputs need no gradient; a layer reading only them may skip computing dx
+            step.needs_input_grad = any(s >= len(self._inputs) for s in step.in_slots)
+            executor.needs_input_grad = step.needs_input_grad
+            for s in step.in_slots:
+                last_reader[s] = len(steps)
+            steps.append(step)
+        keep = set(self._output_slots)
+        for s, i in last_reader.items():
+            if s not in keep:
+                steps[i].release.append(s)
+        self._steps, self._shared = steps, shared
+
+    @property
+    def inputs(self):
+        return list(self._inputs)
+
+    @property
+    def outputs(self):
+        return list(self._outputs)
+
+    @property
+    def input_shape(self):
+        shapes = getattr(self, "input_shapes", None)
+        return None if not shapes else (shapes[0] if len(shapes) == 1 else list(shapes))
+
+    @property
+    def output_shape(self):
+        shapes = getattr(self, "output_shapes", None)
+        return None if not shapes else (shapes[0] if len(shapes) == 1 else list(shapes))
+
+    def build(self, input_shape=None):
+        """A functional model is built when it is made; kept for the Keras habit of calling it."""
         return self
 
-    def _ensure_built(self, X):
-        if not self.layers:
-            raise ShapeError("the model has no layers; add some with model.add(...) or Sequential([...])")
-        if not self.built:
-            self.build(X.shape)
-        expected = self.input_shape[1:]
-        if tuple(X.shape[1:]) != tuple(expected):
-            raise ShapeError(f"argument 'X' has samples of shape {X.shape[1:]}, but the model was built for "
-                             f"{expected} (first layer {self.layers[0].name!r})")
+    def get_layer(self, name):
+        """The layer called ``name``, else a SpecError listing the names."""
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise SpecError(f"no layer named {name!r}; layers: {', '.join(layer.name for layer in self.layers)}")
+
+    # ------------------------------------------------------------------------------------------------ compile
+    def compile(self, optimizer="sgd", loss="softmax_cross_entropy", metrics=None):
+        """Choose the optimizer, the loss (one for every output, or a list with one per output) and the metrics
+        (each an object or a spec string)."""
+        self.optimizer = _optimizers.get(optimizer)
+        self.loss = [_losses.get(item) for item in loss] if isinstance(loss, (list, tuple)) else _losses.get(loss)
+        self.metrics = [m if isinstance(m, str) else getattr(m, "__name__", str(m)) for m in (metrics or [])]
+        self._metric_fns = {name: _metrics.get(name) for name in self.metrics}
+        if self.built:
+            self._configure_output()
+            self.optimizer.build(self.trainable_weight_arrays())
+        return self
+
+    def _output_losses(self):
+        n = len(self._outputs)
+        if isinstance(self.loss, list):
+            if len(self.loss) != n:
+                raise SpecError(f"compile: argument 'loss' has {len(self.loss)} entries but the model has {n} "
+                                f"outputs")
+            return list(self.loss)
+        return [self.loss] * n
+
+    def _configure_output(self):
+        """Per output: whether its layer hands logits to a fused loss (softmax/sigmoid + cross-entropy).
+
+        Only an output layer called once, whose output feeds no other layer, can skip its activation."""
+        losses = self._output_losses()
+        self._train_losses = list(losses)
+        read = {id(t) for node in self._nodes for t in node.inputs}
+        calls = {}
+        for node in self._nodes:
+            calls[node.layer] = calls.get(node.layer, 0) + 1
+        for i, (tensor, loss) in enumerate(zip(self._outputs, losses)):
+            layer = tensor.node.layer
+            if not hasattr(layer, "output_logits"):
+                continue
+            layer.output_logits = False
+            act = getattr(getattr(layer, "activation", None), "spec_name", None)
+            wanted = _FUSE_WITH.get(loss.spec_name)
+            if (wanted is not None and act == wanted and not getattr(loss, "from_logits", False)
+                    and not getattr(loss, "label_smoothing", 0.0) and calls.get(layer) == 1
+                    and id(tensor) not in read):
+                layer.output_logits = True
+                self._train_losses[i] = _losses.get("softmax_cross_entropy" if wanted == "softmax"
+                                                    else "binary_crossentropy(from_logits=True)")
+        self._train_loss = self._train_losses[0]
 
     def _require_compiled(self):
         if self.loss is None or self.optimizer is None:
             raise SpecError("the model is not compiled; call model.compile(optimizer=..., loss=...) first")
+
+    def _ensure_built(self, xs):
+        if not self.built:
+            raise ShapeError("the model is not built")
+        for i, (x, shape) in enumerate(zip(xs, self.input_shapes)):
+            expected = shape[1:]
+            if x.ndim != len(shape) or any(e is not None and e != g for e, g in zip(expected, x.shape[1:])):
+                arg = "X" if len(xs) == 1 else f"X[{i}]"
+                shown = tuple("None" if e is None else e for e in expected)
+                first = self._steps[0].layer.name if self._steps else "-"
+                raise ShapeError(f"argument {arg!r} has samples of shape {x.shape[1:]}, but the model was built "
+                                 f"for {shown} (first layer {first!r})")
 
     # ------------------------------------------------------------------------------------------------ weights
     def _weight_slots(self):
@@ -173,11 +307,12 @@ class Sequential:
         slots = self._weight_slots()
         if len(weights) != len(slots):
             raise ShapeError(f"set_weights: the model has {len(slots)} weight arrays, got {len(weights)}")
-        for (layer, key), value in zip(slots, weights):
-            value = np.asarray(value)
+        values = [np.asarray(v) for v in weights]
+        for (layer, key), value in zip(slots, values):   # every shape checked before any weight changes
             if value.shape != layer.params[key].shape:
                 raise ShapeError(f"set_weights: {layer.name}/{key} has shape {layer.params[key].shape}, "
                                  f"got {value.shape}")
+        for (layer, key), value in zip(slots, values):
             layer.params[key][...] = value
 
     def count_params(self):
@@ -193,20 +328,77 @@ class Sequential:
                 layer.params[key] = layer.params[key].astype(dtype)
             for key in layer.grads:
                 layer.grads[key] = layer.grads[key].astype(dtype)
+        if self.built:
+            self._plan()     # executors of shared layers get gradients of the new dtype
         if self.optimizer is not None and self.built:
             self.optimizer.build(self.trainable_weight_arrays())
         return self
 
-    # ------------------------------------------------------------------------------------------------ targets
-    def _prepare_targets(self, y, n, name="y"):
+    @property
+    def losses(self):
+        """The current weight penalties, one value per regularized weight, in Keras's order (``sum(model.losses)``
+        is the regularization part of the training loss; activity penalties depend on data and are not listed)."""
+        return [float(reg.loss(layer.params[key])) for layer in self.layers
+                for key in layer.params if (reg := layer.regularizers.get(key)) is not None]
+
+    # ------------------------------------------------------------------------------------------------ data
+    def _as_list(self, data, n, what):
+        """One array per input (or output) from an array, a list/tuple or a dict keyed by layer name."""
+        if isinstance(data, dict):
+            tensors = self._inputs if what == "X" else self._outputs
+            names = [t.node.layer.name for t in tensors]
+            unknown = sorted(set(data) - set(names))
+            if unknown or len(data) != n:
+                raise DataError(f"argument {what!r}: expected keys {names}, got {sorted(data)}")
+            return [data[name] for name in names]
+        if n > 1:
+            if not isinstance(data, (list, tuple)) or len(data) != n:
+                got = f"{len(data)} arrays" if isinstance(data, (list, tuple)) else type(data).__name__
+                raise DataError(f"argument {what!r}: the model has {n} {'inputs' if what == 'X' else 'outputs'}, "
+                                f"so pass a list of {n} arrays; got {got}")
+            return list(data)
+        if isinstance(data, (list, tuple)) and len(data) == 1 and isinstance(data[0], np.ndarray):
+            return [data[0]]
+        return [data]
+
+    def _n_inputs(self):
+        return len(self._inputs) if self._inputs else 1
+
+    def _check_x(self, X, name="X"):
+        xs = self._as_list(X, self._n_inputs(), "X")
+        names = [name] if len(xs) == 1 else [f"{name}[{i}]" for i in range(len(xs))]
+        xs = [check_inputs(x, nm) for x, nm in zip(xs, names)]
+        sizes = {x.shape[0] for x in xs}
+        if len(sizes) > 1:
+            raise DataError(f"argument {name!r}: the input arrays have different numbers of samples {sorted(sizes)}")
+        return xs
+
+    def _prepare_x(self, X, name="X"):
+        xs = self._check_x(X, name)
+        self._ensure_built(xs)
+        return [np.ascontiguousarray(x, dtype=self.dtype) for x in xs]
+
+    def _prepare_y(self, y, n, name="y"):
+        outs = len(self._outputs)
+        ys = self._as_list(y, outs, "y")
+        names = [name] if outs == 1 else [f"{name}[{i}]" for i in range(outs)]
+        return [self._prepare_targets(t, n, nm, i) for i, (t, nm) in enumerate(zip(ys, names))]
+
+    def _prepare(self, X, y=None):
+        xs = self._prepare_x(X)
+        return (xs, None) if y is None else (xs, self._prepare_y(y, xs[0].shape[0]))
+
+    def _prepare_targets(self, y, n, name="y", index=0):
         """Integer labels (N,) or one-hot / target rows (N, out): validated once, in a dtype the loss takes."""
         y = _losses.as_numeric_array(y, name)
         if y.shape[:1] != (n,):
             raise ShapeError(f"argument {name!r} has {y.shape[0] if y.ndim else 0} samples but X has {n}")
         if np.issubdtype(y.dtype, np.floating) and not np.isfinite(y).all():
             raise DataError(f"argument {name!r} contains NaN or inf")
-        out_dim = self.output_shape[-1]
-        categorical = self.loss is not None and self.loss.spec_name in (
+        out_shape = self.output_shapes[index]
+        out_dim = out_shape[-1]
+        loss = self._output_losses()[index] if self.loss is not None else None
+        categorical = loss is not None and loss.spec_name in (
             "softmax_cross_entropy", "categorical_crossentropy", "sparse_categorical_crossentropy")
         if y.ndim == 2 and y.shape[1] == 1 and out_dim > 1 and categorical:
             y = y[:, 0]
@@ -221,74 +413,102 @@ class Sequential:
             return y.astype(np.int64)
         if y.ndim == 1:
             y = y.reshape(-1, 1)
-        if tuple(y.shape[1:]) != tuple(self.output_shape[1:]):
+        if tuple(y.shape[1:]) != tuple(out_shape[1:]):
             raise ShapeError(f"argument {name!r} has rows of shape {y.shape[1:]}, but the model outputs "
-                             f"{tuple(self.output_shape[1:])}")
+                             f"{tuple(out_shape[1:])}")
         return y.astype(self.dtype)
 
     # ------------------------------------------------------------------------------------------------ passes
-    def _forward(self, x, training):
-        """Run every layer; returns the output and the activity penalty of this pass.
+    def _forward(self, xs, training):
+        """Run every node in execution order; returns the outputs (a list) and the activity penalty.
 
         An activity penalty is R(a)/N for a layer output a of N samples: Keras 3 divides it by the batch size so
         that it is a per-sample mean like the data loss (weight penalties are not divided).
         """
+        values = [None] * self._n_slots
+        values[:len(xs)] = xs
         activity = 0.0
-        for layer in self.layers:
-            x = layer.forward(x, training=training)
+        for step in self._steps:
+            layer = step.layer
+            args = [values[s] for s in step.in_slots]
+            y = layer.forward(args if layer.multi_input else args[0], training=training)
+            values[step.out_slot] = y
             if layer.activity_regularizer is not None:
-                layer._activity_output = x
-                activity += layer.activity_regularizer.loss(x) / x.shape[0]
-        return x, activity
+                layer._activity_output = y
+                activity += layer.activity_regularizer.loss(y) / y.shape[0]
+            for s in step.release:
+                values[s] = None
+        return [values[s] for s in self._output_slots], activity
 
-    def _backward(self, dy):
-        for layer in reversed(self.layers):
+    def _backward(self, douts):
+        """Reverse execution order; a tensor's gradient is the sum over the layers that read it."""
+        grads = [None] * self._n_slots
+        n_inputs = len(self._inputs)
+        for s, d in zip(self._output_slots, douts):
+            grads[s] = d if grads[s] is None else grads[s] + d
+        for step in reversed(self._steps):
+            dy, grads[step.out_slot] = grads[step.out_slot], None
+            layer = step.layer
+            if dy is None:   # an output nothing depends on: its layer gets zero gradients
+                for g in layer.grads.values():
+                    g[...] = 0
+                continue
             if layer.activity_regularizer is not None:
                 a = layer._activity_output
                 dy = dy + layer.activity_regularizer.grad(a) / a.shape[0]
-            dy = layer.backward(dy)
+            dx = layer.backward(dy)
+            if not step.needs_input_grad:
+                continue
+            for s, g in zip(step.in_slots, dx if layer.multi_input else [dx]):
+                if s >= n_inputs:
+                    grads[s] = g if grads[s] is None else grads[s] + g
+        for layer, executors in self._shared.items():    # a shared layer's gradient: the sum over its calls
+            for key, g in layer.grads.items():
+                for executor in executors:
+                    g += executor.grads[key]
 
     def regularization_loss(self):
-        """Σ of parameter penalties over all layers (what Keras calls ``sum(model.losses)`` without activity)."""
+        """Σ of parameter penalties over all layers (Keras's ``sum(model.losses)``)."""
         return float(sum(layer.regularization_loss() for layer in self.layers))
 
-    def _loss_and_grads(self, x, y, training):
-        out, activity = self._forward(x, training)
-        data_loss, dout = self._train_loss.forward_backward(out, y)
+    def _loss_and_grads(self, xs, ys, training):
+        outs, activity = self._forward(xs, training)
+        data_loss, douts = 0.0, []
+        for loss, out, y in zip(self._train_losses, outs, ys):
+            value, dout = loss.forward_backward(out, y)
+            data_loss += float(value)
+            douts.append(dout)
         reg_loss = self.regularization_loss() + activity
-        self._backward(dout)
+        self._backward(douts)
         for layer in self.layers:
             layer.add_regularization_grads()
-        return float(data_loss), float(reg_loss), out
+        return float(data_loss), float(reg_loss), outs
 
-    def _step(self, x, y):
-        data_loss, reg_loss, out = self._loss_and_grads(x, y, training=True)
+    def _step(self, xs, ys):
+        data_loss, reg_loss, outs = self._loss_and_grads(xs, ys, training=True)
         total = data_loss + reg_loss
         if math.isfinite(total):
             self.optimizer.apply_gradients(self.trainable_weight_arrays(), self._trainable_grad_arrays())
             for layer in self.layers:
                 layer.apply_constraints()
-        return data_loss, reg_loss, out
+        return data_loss, reg_loss, outs
 
-    def _prepare(self, X, y=None):
-        X = check_inputs(X)
-        self._ensure_built(X)
-        X = np.ascontiguousarray(X, dtype=self.dtype)
-        return (X, None) if y is None else (X, self._prepare_targets(y, X.shape[0]))
+    def _data_loss(self, outs, ys):
+        return float(sum(float(loss.forward(out, y)) for loss, out, y in zip(self._train_losses, outs, ys)))
 
     def compute_loss(self, X, y, training=False):
         """Total loss (mean data loss + penalties) on (X, y), without gradients or updates."""
         self._require_compiled()
-        X, y = self._prepare(X, y)
-        out, activity = self._forward(X, training)
-        return float(self._train_loss.forward(out, y)) + self.regularization_loss() + float(activity)
+        xs, ys = self._prepare(X, y)
+        outs, activity = self._forward(xs, training)
+        return self._data_loss(outs, ys) + self.regularization_loss() + float(activity)
 
     def compute_gradients(self, X, y, training=False):
         """``(total_loss, grads)`` for one batch, no update; grads are aligned with ``get_weights()``
         (zeros for non-trainable weights such as BatchNormalization's moving statistics)."""
         self._require_compiled()
-        X, y = self._prepare(X, y)
-        data_loss, reg_loss, _ = self._loss_and_grads(X, y, training)
+        xs, ys = self._prepare(X, y)
+        data_loss, reg_loss, _ = self._loss_and_grads(xs, ys, training)
         grads = [layer.grads[key].copy() if key in layer.grads else np.zeros_like(layer.params[key])
                  for layer, key in self._weight_slots()]
         return data_loss + reg_loss, grads
@@ -296,9 +516,22 @@ class Sequential:
     def train_on_batch(self, X, y):
         """One optimizer step on (X, y); returns the total loss before the step (as Keras)."""
         self._require_compiled()
-        X, y = self._prepare(X, y)
-        data_loss, reg_loss, _ = self._step(X, y)
+        xs, ys = self._prepare(X, y)
+        data_loss, reg_loss, _ = self._step(xs, ys)
         return data_loss + reg_loss
+
+    def __call__(self, X, training=False):
+        """The model on data, as Keras's ``model(x, training=False)``: the outputs (a list for several outputs)
+        computed in one pass; with a fused softmax + cross-entropy, the probabilities, as the model's last layer
+        says."""
+        first = X[0] if isinstance(X, (list, tuple)) and X else X
+        if isinstance(first, _graph.SymbolicTensor):
+            raise SpecError("calling a model on a symbolic tensor (nesting models) is not supported; call its "
+                            "layers on the tensor instead")
+        xs = self._prepare_x(X)
+        outs, _ = self._forward(xs, training=bool(training))
+        outs = [self._output(out, i) for i, out in enumerate(outs)]
+        return outs if self._multi_out else outs[0]
 
     # ------------------------------------------------------------------------------------------------ fit
     def fit(self, X, y, epochs=1, batch_size=32, validation_data=None, validation_split=0.0, shuffle=True,
@@ -308,11 +541,12 @@ class Sequential:
         ``validation_split`` holds out the *last* fraction of the samples (before shuffling), as Keras does.
         ``verbose``: 0 silent, 1 a progressbar2 bar per epoch, 2 one line per epoch. History records per epoch:
         ``loss`` (= ``data_loss`` + ``reg_loss``, the batch-size-weighted mean over the epoch's batches), each
-        metric, the same with ``val_`` for the validation data, and ``seconds``.
+        metric, the same with ``val_`` for the validation data, and ``seconds``. With several inputs or outputs,
+        ``X`` and ``y`` are lists (or dicts keyed by the input/output layer names).
         """
         self._require_compiled()
-        X, y = self._prepare(X, y)
-        n = X.shape[0]
+        xs, ys = self._prepare(X, y)
+        n = xs[0].shape[0]
         if validation_data is None and validation_split:
             if not 0.0 < validation_split < 1.0:
                 raise SpecError(f"argument 'validation_split' must be in (0, 1), got {validation_split!r}")
@@ -320,16 +554,21 @@ class Sequential:
             if n_val == 0 or n_val == n:
                 raise DataError(f"validation_split={validation_split} leaves {n - n_val} training and {n_val} "
                                 f"validation samples; both must be > 0")
-            X, y, validation_data = X[:n - n_val], y[:n - n_val], (X[n - n_val:], y[n - n_val:])
-            n = X.shape[0]
+            validation = ([x[n - n_val:] for x in xs], [t[n - n_val:] for t in ys])
+            xs, ys = [x[:n - n_val] for x in xs], [t[:n - n_val] for t in ys]
+            n = xs[0].shape[0]
+        else:
+            validation = None
         batch_size = int(batch_size or 32)
         if batch_size < 1:
             raise SpecError(f"argument 'batch_size' must be >= 1, got {batch_size}")
         if validation_data is not None:
             if len(validation_data) != 2:
                 raise DataError("argument 'validation_data' must be a tuple (X_val, y_val)")
-            Xv = np.ascontiguousarray(check_inputs(validation_data[0], "validation_data[0]"), dtype=self.dtype)
-            yv = self._prepare_targets(validation_data[1], Xv.shape[0], "validation_data[1]")
+            xvs = [np.ascontiguousarray(x, dtype=self.dtype)
+                   for x in self._check_x(validation_data[0], "validation_data[0]")]
+            self._ensure_built(xvs)
+            validation = (xvs, self._prepare_y(validation_data[1], xvs[0].shape[0], "validation_data[1]"))
         n_batches = -(-n // batch_size)
 
         history = _callbacks.History()
@@ -348,14 +587,15 @@ class Sequential:
             cb.on_train_begin()
 
         # Batch buffers reused across batches and epochs: np.take(..., out=) writes shuffled rows into them.
-        xbuf = np.empty((batch_size,) + X.shape[1:], dtype=X.dtype)
-        ybuf = np.empty((batch_size,) + y.shape[1:], dtype=y.dtype)
+        xbufs = [np.empty((batch_size,) + x.shape[1:], dtype=x.dtype) for x in xs]
+        ybufs = [np.empty((batch_size,) + t.shape[1:], dtype=t.dtype) for t in ys]
         sizes = np.empty(n_batches)
         data_losses = np.empty(n_batches)
         reg_losses = np.empty(n_batches)
         # Metrics are computed once per epoch on all of the epoch's batch outputs (what Keras's stateful metrics
         # accumulate): the same batch-size-weighted mean for accuracy and other means, and no per-batch cost.
-        epoch_out = np.empty((n,) + tuple(self.output_shape[1:]), dtype=self.dtype) if self.metrics else None
+        epoch_outs = ([np.empty((n,) + tuple(shape[1:]), dtype=self.dtype) for shape in self.output_shapes]
+                      if self.metrics else None)
         for epoch in range(initial_epoch, epochs):
             start = time.perf_counter()
             for cb in cbs:
@@ -367,12 +607,13 @@ class Sequential:
                 idx = order[b * batch_size:(b + 1) * batch_size]
                 m = idx.size
                 # mode="clip": the indices are a permutation, always valid, and "raise" would buffer the copy.
-                xb = np.take(X, idx, axis=0, out=xbuf[:m], mode="clip")
-                yb = np.take(y, idx, axis=0, out=ybuf[:m], mode="clip")
-                data_loss, reg_loss, out = self._step(xb, yb)
+                xb = [np.take(x, idx, axis=0, out=buf[:m], mode="clip") for x, buf in zip(xs, xbufs)]
+                yb = [np.take(t, idx, axis=0, out=buf[:m], mode="clip") for t, buf in zip(ys, ybufs)]
+                data_loss, reg_loss, outs = self._step(xb, yb)
                 sizes[b], data_losses[b], reg_losses[b] = m, data_loss, reg_loss
-                if epoch_out is not None:
-                    epoch_out[b * batch_size:b * batch_size + m] = out
+                if epoch_outs is not None:
+                    for store, out in zip(epoch_outs, outs):
+                        store[b * batch_size:b * batch_size + m] = out
                 if not math.isfinite(data_loss + reg_loss):
                     nan_batch = b
                     break
@@ -390,12 +631,11 @@ class Sequential:
             logs = {"loss": _callbacks.average(data_losses + reg_losses, sizes),
                     "data_loss": _callbacks.average(data_losses, sizes),
                     "reg_loss": _callbacks.average(reg_losses, sizes)}
-            if epoch_out is not None:
-                prob, y_seen = self._output(epoch_out), y[order]   # metrics see probabilities, also when fused
-                for name, fn in self._metric_fns.items():
-                    logs[name] = float(fn(y_seen, prob))
-            if validation_data is not None:
-                for key, value in self._evaluate_prepared(Xv, yv).items():
+            if epoch_outs is not None:
+                # metrics see probabilities, also when fused
+                logs.update(self._metric_values(epoch_outs, [t[order] for t in ys]))
+            if validation is not None:
+                for key, value in self._evaluate_prepared(*validation).items():
                     logs[f"val_{key}"] = value
             logs["seconds"] = time.perf_counter() - start
             for cb in cbs:
@@ -406,55 +646,70 @@ class Sequential:
             cb.on_train_end()
         return history
 
+    def _metric_names(self):
+        """Metric names as logged: ``accuracy``, or ``<output layer>_accuracy`` per output of a multi-output model."""
+        if len(self._outputs) == 1:
+            return [[name for name in self.metrics]]
+        return [[f"{t.node.layer.name}_{name}" for name in self.metrics] for t in self._outputs]
+
+    def _metric_values(self, outs, ys):
+        values = {}
+        for i, (out, y, names) in enumerate(zip(outs, ys, self._metric_names())):
+            prob = self._output(out, i)
+            for name, fn in zip(names, self._metric_fns.values()):
+                values[name] = float(fn(y, prob))
+        return values
+
     # ------------------------------------------------------------------------------------------------ inference
-    def _evaluate_prepared(self, X, y, batch_size=None):
+    def _batches(self, xs, batch_size):
         batch_size = batch_size or INFERENCE_BATCH
-        n = X.shape[0]
-        data, activity, weights = [], [], []
-        metric_values = {name: [] for name in self.metrics}
-        for start in range(0, n, batch_size):
-            xb, yb = X[start:start + batch_size], y[start:start + batch_size]
-            out, act = self._forward(xb, training=False)
-            data.append(float(self._train_loss.forward(out, yb)))
+        for start in range(0, xs[0].shape[0], batch_size):
+            yield start, [x[start:start + batch_size] for x in xs]
+
+    def _evaluate_prepared(self, xs, ys, batch_size=None):
+        data, activity, weights, metric_values = [], [], [], []
+        for start, xb in self._batches(xs, batch_size):
+            yb = [t[start:start + xb[0].shape[0]] for t in ys]
+            outs, act = self._forward(xb, training=False)
+            data.append(self._data_loss(outs, yb))
             activity.append(float(act))
-            weights.append(xb.shape[0])
-            prob = self._output(out) if self._metric_fns else out
-            for name, fn in self._metric_fns.items():
-                metric_values[name].append(fn(yb, prob))
+            weights.append(xb[0].shape[0])
+            if self._metric_fns:
+                metric_values.append(self._metric_values(outs, yb))
         data_loss = _callbacks.average(data, weights)
         reg_loss = self.regularization_loss() + _callbacks.average(activity, weights)
         result = {"loss": data_loss + reg_loss, "data_loss": data_loss, "reg_loss": reg_loss}
-        for name in self.metrics:
-            result[name] = _callbacks.average(metric_values[name], weights)
+        for name in (metric_values[0] if metric_values else {}):
+            result[name] = _callbacks.average([v[name] for v in metric_values], weights)
         return result
 
     def evaluate(self, X, y, batch_size=None, verbose=0):
         """``{"loss", "data_loss", "reg_loss", <metrics>}`` on (X, y) in inference mode."""
         self._require_compiled()
-        X, y = self._prepare(X, y)
-        result = self._evaluate_prepared(X, y, batch_size)
+        xs, ys = self._prepare(X, y)
+        result = self._evaluate_prepared(xs, ys, batch_size)
         if verbose:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in result.items()))
         return result
 
     def predict(self, X, batch_size=None, mc_samples=None, return_std=False):
-        """The model's output for X in inference mode; with a from-logits loss (softmax_cross_entropy), the
-        probabilities.
+        """The model's output for X in inference mode (a list for several outputs); with a from-logits loss
+        (softmax_cross_entropy), the probabilities.
 
         MC dropout: with ``mc_samples=T`` the stochastic layers (Dropout, AlphaDropout, Gaussian noise) stay active
         and the output is the mean of T passes, p̂ = (1/T) Σ_t f(x; mask_t); ``return_std=True`` also returns the
         per-sample standard deviation over the T passes (an uncertainty estimate). Other layers (BatchNormalization)
         stay in inference mode.
         """
-        X, _ = self._prepare(X)
+        xs, _ = self._prepare(X)
         if mc_samples is None:
             if return_std:
                 raise SpecError("predict: return_std=True needs mc_samples (e.g. mc_samples=100)")
-            return self._predict_once(X, batch_size)
+            return self._single(self._predict_once(xs, batch_size))
         mc_samples = int(mc_samples)
         if mc_samples < 1:
             raise SpecError(f"predict: argument 'mc_samples' must be >= 1, got {mc_samples}")
-        stochastic = [layer for layer in self.layers if getattr(layer, "stochastic", False)]
+        stochastic = [step.layer for step in self._steps if getattr(step.layer, "stochastic", False)]
         if not stochastic:
             warnings.warn("predict(mc_samples=...): the model has no dropout/noise layer, every pass is identical",
                           RuntimeWarning, stacklevel=2)
@@ -463,29 +718,31 @@ class Sequential:
         try:
             total = total_sq = None
             for _ in range(mc_samples):
-                p = self._predict_once(X, batch_size).astype(np.float64)
-                total = p if total is None else total + p
-                total_sq = p * p if total_sq is None else total_sq + p * p
+                ps = [p.astype(np.float64) for p in self._predict_once(xs, batch_size)]
+                total = ps if total is None else [t + p for t, p in zip(total, ps)]
+                total_sq = [p * p for p in ps] if total_sq is None else [t + p * p for t, p in zip(total_sq, ps)]
         finally:
             for layer in stochastic:
                 layer.mc_active = False
-        mean = total / mc_samples
+        means = [t / mc_samples for t in total]
         if not return_std:
-            return mean.astype(self.dtype)
-        std = np.sqrt(np.maximum(total_sq / mc_samples - mean * mean, 0.0))
-        return mean.astype(self.dtype), std.astype(self.dtype)
+            return self._single([m.astype(self.dtype) for m in means])
+        stds = [np.sqrt(np.maximum(sq / mc_samples - m * m, 0.0)).astype(self.dtype) for sq, m in zip(total_sq, means)]
+        return self._single([m.astype(self.dtype) for m in means]), self._single(stds)
 
-    def _predict_once(self, X, batch_size):
-        batch_size = batch_size or INFERENCE_BATCH
-        outs = []
-        for start in range(0, X.shape[0], batch_size):
-            out, _ = self._forward(X[start:start + batch_size], training=False)
-            outs.append(self._output(out))
-        return np.concatenate(outs, axis=0)
+    def _single(self, outs):
+        return outs if len(outs) > 1 else outs[0]
 
-    def _output(self, out):
-        loss = getattr(self, "_train_loss", None)
-        return loss.output(out) if loss is not None else out
+    def _predict_once(self, xs, batch_size):
+        parts = []
+        for _, xb in self._batches(xs, batch_size):
+            outs, _ = self._forward(xb, training=False)
+            parts.append([self._output(out, i) for i, out in enumerate(outs)])
+        return [np.concatenate(column, axis=0) for column in zip(*parts)]
+
+    def _output(self, out, index=0):
+        losses = getattr(self, "_train_losses", None)
+        return losses[index].output(out) if losses else out
 
     def predict_classes(self, X):
         """Arg-max class of ``predict(X)`` (threshold 0.5 for a single output)."""
@@ -494,31 +751,55 @@ class Sequential:
 
     # ------------------------------------------------------------------------------------------------ info
     def summary(self, print_fn=print):
-        """Print a Keras-style table: layer, output shape, parameter count."""
-        rows = [(f"{layer.name} ({type(layer).__name__})", str(layer.output_shape if layer.built else "?"),
-                 str(layer.count_params())) for layer in self.layers]
-        widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
-                  for i, h in enumerate(("Layer (type)", "Output Shape", "Param #"))]
+        """Print a Keras-style table: layer, output shape, parameter count (and, for a graph, what it reads)."""
+        graph = type(self) is Model or not isinstance(self, Sequential)
+        header = ("Layer (type)", "Output Shape", "Param #") + (("Connected to",) if graph else ())
+        rows = []
+        if graph:
+            rows += [(f"{t.node.layer.name} (InputLayer)", str(t.shape), "0", "") for t in self._inputs]
+        for layer in self.layers:
+            row = (f"{layer.name} ({type(layer).__name__})", str(layer.output_shape if layer.built else "?"),
+                   str(layer.count_params()))
+            if graph:
+                reads = [t.node.layer.name for node in layer._inbound_nodes if node in self._nodes
+                         for t in node.inputs]
+                row += (", ".join(dict.fromkeys(reads)),)
+            rows.append(row)
+        widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
         line = "  ".join("-" * w for w in widths)
-        out = [f'Model: "{self.name}"', line,
-               "  ".join(h.ljust(w) for h, w in zip(("Layer (type)", "Output Shape", "Param #"), widths)), line]
-        out += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
+        out = [f'Model: "{self.name}"', line, "  ".join(h.ljust(w) for h, w in zip(header, widths)), line]
+        out += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
         out += [line, f"Total params: {self.count_params():,}"]
         text = "\n".join(out)
         print_fn(text)
         return text
 
     def get_config(self):
-        return {"class": "Sequential", "name": self.name, "seed": self.seed,
-                "dtype": np.dtype(self.dtype).name,
-                "layers": [to_json(layer) for layer in self.layers],
-                "input_shape": list(self.input_shape) if self.built else None,
+        """The graph as JSON: every layer's spec, then every call (node) in execution order, each input named as
+        ``[layer name, call number]``."""
+        ref = {}
+        counts = {}
+        for t in self._inputs:
+            ref[id(t)] = [t.node.layer.name, 0]
+        nodes = []
+        for node in self._nodes:
+            name = node.layer.name
+            k = counts.get(name, 0)
+            counts[name] = k + 1
+            ref[id(node.output)] = [name, k]
+            nodes.append({"layer": name, "inputs": [ref[id(t)] for t in node.inputs]})
+        return {"class": "Model", "name": self.name, "seed": self.seed, "dtype": np.dtype(self.dtype).name,
+                "inputs": [{"name": t.node.layer.name, "shape": list(t.shape[1:])} for t in self._inputs],
+                "layers": [layer_to_json(layer) for layer in self.layers], "nodes": nodes,
+                "outputs": [ref[id(t)] for t in self._outputs],
+                "multi_input": self._multi_in, "multi_output": self._multi_out,
                 "compile": self._compile_config()}
 
     def _compile_config(self):
         if self.loss is None:
             return None
-        return {"optimizer": str(self.optimizer), "loss": str(self.loss), "metrics": list(self.metrics)}
+        loss = [str(item) for item in self.loss] if isinstance(self.loss, list) else str(self.loss)
+        return {"optimizer": str(self.optimizer), "loss": loss, "metrics": list(self.metrics)}
 
     def save(self, path):
         """Save architecture, weights and optimizer state to ``path`` (.npz + JSON; never pickle)."""
@@ -527,6 +808,72 @@ class Sequential:
 
     def __repr__(self):
         return f"<{type(self).__name__} {len(self.layers)} layers, {self.count_params()} params>"
+
+
+class Sequential(Model):
+    """A linear stack of layers: the special case of :class:`Model` with one input and one output.
+
+    >>> model = Sequential([Dense(200, activation="sigmoid", kernel_regularizer="l2(lambd=0.01)"), Dense(10)],
+    ...                    seed=0)
+    >>> model.compile(optimizer="sgd(lr=0.1)", loss="softmax_cross_entropy", metrics=["accuracy"])
+    >>> hist = model.fit(X, y, epochs=20, batch_size=64, validation_split=0.1)
+
+    The weights are built from the first data seen (or ``build((None, 784))``), or at once when the input shape is
+    known: ``Sequential([nn.Input((784,)), ...])`` or ``Dense(200, input_shape=(784,))`` as the first layer.
+    """
+
+    def __init__(self, layers=None, seed=None, dtype=None, name=None):
+        super().__init__(seed=seed, dtype=dtype, name=name or "sequential")
+        self._multi_in = self._multi_out = False
+        self._input_hint = None
+        for layer in layers or []:
+            self.add(layer)
+
+    def add(self, layer):
+        if isinstance(layer, _graph.SymbolicTensor):
+            if self.layers or self._input_hint is not None:
+                raise SpecError("Sequential: an nn.Input can only come first")
+            self._input_hint = layer.shape[1:]
+            return
+        layer = _layers.get(layer)
+        if isinstance(layer, _graph.InputLayer):
+            return self.add(_graph.Input(layer.shape))
+        if layer.multi_input:
+            raise SpecError(f"Sequential: layer {type(layer).__name__} takes several inputs; use the functional "
+                            f"API (nn.Input, nn.Model) for graphs")
+        if layer.name is None:
+            base = layer.spec_name or type(layer).__name__.lower()
+            layer.name = _unique_name(base, {lyr.name for lyr in self.layers})
+        if not self.layers and self._input_hint is None and layer.input_shape_hint is not None:
+            self._input_hint = layer.input_shape_hint
+        self.layers.append(layer)
+        self.built = False
+        if self._input_hint is not None:
+            self.build((None,) + tuple(self._input_hint))
+
+    def build(self, input_shape):
+        """Create every layer's weights for inputs of ``input_shape`` (batch axis first; None allowed)."""
+        if not self.layers:
+            raise ShapeError("the model has no layers; add some with model.add(...) or Sequential([...])")
+        x = inp = _graph.Input(tuple(input_shape[1:]), name="input")
+        for layer in self.layers:
+            x = layer(x)
+        self._init_graph([inp], [x], name_layers=False)
+        return self
+
+    def _ensure_built(self, xs):
+        if not self.layers:
+            raise ShapeError("the model has no layers; add some with model.add(...) or Sequential([...])")
+        if not self.built:
+            self.build(xs[0].shape)
+        super()._ensure_built(xs)
+
+    def get_config(self):
+        return {"class": "Sequential", "name": self.name, "seed": self.seed,
+                "dtype": np.dtype(self.dtype).name,
+                "layers": [layer_to_json(layer) for layer in self.layers],
+                "input_shape": list(self.input_shape) if self.built else None,
+                "compile": self._compile_config()}
 
 
 class DFN(Sequential):
@@ -577,10 +924,33 @@ class DFN(Sequential):
         return config
 
 
-def model_from_config(config):
-    """Rebuild a (not yet trained) model from :meth:`Sequential.get_config` output."""
-    if not isinstance(config, dict) or config.get("class") not in ("Sequential", "DFN"):
-        raise DataError("model config must be a dict with class 'Sequential' or 'DFN'")
+def layer_to_json(layer):
+    """``{"name", "config"}`` of a layer; a user class not in the registry is named by its class name (and must
+    then be passed as ``custom_objects=`` when loading)."""
+    spec = to_json(layer)
+    spec["name"] = _layers.registry.name_of(type(layer)) or type(layer).__name__
+    return spec
+
+
+def layer_from_json(spec, custom_objects=None):
+    """The layer of a :func:`layer_to_json` dict: ``custom_objects`` first, then the registry (never an import)."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
+        raise DataError(f"a layer entry must be a dict with a 'name', got {spec!r}")
+    cls = (custom_objects or {}).get(spec["name"])
+    if cls is not None:
+        if not (isinstance(cls, type) and issubclass(cls, _layers.Layer)):
+            raise SpecError(f"custom_objects[{spec['name']!r}] must be a Layer subclass, got {cls!r}")
+        return cls(**(spec.get("config") or {}))
+    if spec["name"] not in _layers.registry:
+        raise SpecError(f"unknown layer {spec['name']!r}: pass custom_objects={{{spec['name']!r}: TheClass}} or "
+                        f"register the class with @nn.layers.register({spec['name']!r})")
+    return _layers.get(spec)
+
+
+def model_from_config(config, custom_objects=None):
+    """Rebuild a (not yet trained) model from ``get_config()`` output (Sequential, DFN or a graph Model)."""
+    if not isinstance(config, dict) or config.get("class") not in ("Sequential", "DFN", "Model"):
+        raise DataError("model config must be a dict with class 'Sequential', 'DFN' or 'Model'")
     compile_cfg = config.get("compile")
     if config["class"] == "DFN":
         d = config["dfn"]
@@ -588,14 +958,52 @@ def model_from_config(config):
                     regularizer=d["regularizer"], init_w=d["init_w"], init_b=d["init_b"], dropout=d["dropout"],
                     seed=config.get("seed"), dtype=config.get("dtype"), name=config.get("name", "dfn"),
                     optimizer=compile_cfg["optimizer"], loss=compile_cfg["loss"], metrics=compile_cfg["metrics"])
+    elif config["class"] == "Model":
+        model = _graph_from_config(config, custom_objects)
+        if compile_cfg:
+            model.compile(**compile_cfg)
+        return model
     else:
-        model = Sequential([_layers.get(spec) for spec in config["layers"]], seed=config.get("seed"),
-                           dtype=config.get("dtype"), name=config.get("name"))
+        model = Sequential([layer_from_json(spec, custom_objects) for spec in config["layers"]],
+                           seed=config.get("seed"), dtype=config.get("dtype"), name=config.get("name"))
         if compile_cfg:
             model.compile(**compile_cfg)
     if config.get("input_shape"):
         model.build(tuple(config["input_shape"]))
     return model
+
+
+def _graph_from_config(config, custom_objects):
+    """Replay the recorded calls: make each layer from its spec, then call it on the tensors it read."""
+    try:
+        layers = {}
+        for spec in config["layers"]:
+            layer = layer_from_json(spec, custom_objects)
+            if layer.name in layers:
+                raise SpecError(f"two layers are named {layer.name!r}")
+            layers[layer.name] = layer
+        tensors = {}
+        inputs = []
+        for entry in config["inputs"]:
+            t = _graph.Input(tuple(entry["shape"]), name=entry["name"])
+            tensors[(entry["name"], 0)] = t
+            inputs.append(t)
+        counts = {}
+        for node in config["nodes"]:
+            name = node["layer"]
+            if name not in layers:
+                raise DataError(f"the graph calls an unknown layer {name!r}")
+            args = [tensors[tuple(ref)] for ref in node["inputs"]]
+            layer = layers[name]
+            k = counts.get(name, 0)
+            counts[name] = k + 1
+            tensors[(name, k)] = layer(args if layer.multi_input else args[0])
+        outputs = [tensors[tuple(ref)] for ref in config["outputs"]]
+    except (KeyError, TypeError, IndexError) as exc:
+        raise DataError(f"model config: malformed graph ({type(exc).__name__}: {exc})") from None
+    return Model(inputs if config.get("multi_input") else inputs[0],
+                 outputs if config.get("multi_output") else outputs[0],
+                 seed=config.get("seed"), dtype=config.get("dtype"), name=config.get("name"))
 
 
 def _dumps(config):

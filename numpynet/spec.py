@@ -299,6 +299,10 @@ class Registry:
             return cls
         return decorate
 
+    def name_of(self, cls):
+        """The canonical name ``cls`` was registered under (None if it was not: a subclass does not inherit it)."""
+        return self._canonical.get(cls)
+
     def names(self):
         """Canonical names, sorted."""
         return sorted(set(self._canonical.values()))

@@ -262,6 +262,102 @@ def test_flatten_and_noise_layers_round_trip(bridge, keras, float64):
     np.testing.assert_allclose(back.predict(X), kmodel.predict(X, verbose=0), rtol=1e-12)
 
 
+def _mobilenet_layers():
+    from numpynet.layers import Conv2D, DepthwiseConv2D, ReLU, Reshape, SeparableConv2D, ZeroPadding2D
+    return [
+        ZeroPadding2D(((0, 1), (0, 1))),
+        Conv2D(4, 3, strides=2, use_bias=False),
+        ReLU(6.0),
+        DepthwiseConv2D(3, padding="same", depth_multiplier=2, depthwise_initializer="he_uniform",
+                        depthwise_regularizer="l2(lambd=0.25)", depthwise_constraint="max_norm(max_value=2.0)",
+                        bias_regularizer="l1(l1=0.125)"),
+        ReLU(max_value=6.0, negative_slope=0.125, threshold=0.5),
+        SeparableConv2D(6, 3, strides=2, padding="same", activation="relu6", pointwise_regularizer="l2(l2=0.5)",
+                        depthwise_regularizer="l1(l1=0.25)", pointwise_initializer="lecun_normal",
+                        pointwise_constraint="non_neg"),
+        ZeroPadding2D(1),
+        Reshape((-1,)),
+        Dense(3),
+    ]
+
+
+def test_mobilenet_layers_round_trip(bridge, keras, float64):
+    model = nn.Sequential(_mobilenet_layers(), seed=3, dtype="float64")
+    model.compile(optimizer="sgd(learning_rate=0.125, momentum=0.5)", loss="softmax_cross_entropy")
+    X = np.random.default_rng(4).normal(size=(6, 9, 8, 2))
+    y = np.arange(6) % 3
+    model.build(X.shape)
+    kmodel = bridge.to_keras(model)
+    assert [type(layer).__name__ for layer in kmodel.layers] == [
+        "ZeroPadding2D", "Conv2D", "ReLU", "DepthwiseConv2D", "ReLU", "SeparableConv2D", "ZeroPadding2D", "Reshape",
+        "Dense"]
+    pad, _, relu6, dw, relu, sep, pad1, reshape, _ = kmodel.layers
+    assert tuple(map(tuple, pad.padding)) == ((0, 1), (0, 1)) and tuple(map(tuple, pad1.padding)) == ((1, 1), (1, 1))
+    assert relu6.max_value == 6.0 and relu6.negative_slope == 0.0
+    assert (relu.max_value, relu.negative_slope, relu.threshold) == (6.0, 0.125, 0.5)
+    assert dw.depth_multiplier == 2 and dw.padding == "same"
+    assert isinstance(dw.depthwise_initializer, keras.initializers.HeUniform)
+    assert float(dw.depthwise_regularizer.l2) == 0.125                      # l2(lambd=0.25) = Keras L2(0.125)
+    assert isinstance(dw.bias_regularizer, keras.regularizers.L1)
+    assert isinstance(dw.depthwise_constraint, keras.constraints.MaxNorm)
+    assert sep.filters == 6 and sep.strides == (2, 2) and float(sep.pointwise_regularizer.l2) == 0.5
+    assert isinstance(sep.depthwise_regularizer, keras.regularizers.L1)
+    assert isinstance(sep.pointwise_initializer, keras.initializers.LecunNormal)
+    assert isinstance(sep.pointwise_constraint, keras.constraints.NonNeg)
+    assert tuple(reshape.target_shape) == (-1,)
+    for w, kw in zip(model.get_weights(), kmodel.get_weights()):
+        np.testing.assert_array_equal(w, kw)
+    np.testing.assert_allclose(model.predict(X), kmodel.predict(X, verbose=0), rtol=1e-10)
+    # outputs, the loss with its four penalties, every gradient and one SGD step agree
+    table = bridge.compare(model, X, y, print_table=False)
+    assert table.worst_rel < 1e-9, table.format()
+    back = bridge.from_keras(kmodel)
+    assert [type(layer).__name__ for layer in back.layers] == [type(layer).__name__ for layer in model.layers]
+    for ours, again in zip(model.layers, back.layers):
+        for key in ("padding", "max_value", "negative_slope", "threshold", "kernel_size", "strides",
+                    "depth_multiplier", "dilation_rate", "use_bias", "filters", "target_shape"):
+            assert getattr(ours, key, None) == getattr(again, key, None), (ours, again, key)
+    dw_back, sep_back = back.layers[3], back.layers[5]
+    assert dw_back.regularizers["W"] == nn.regularizers.get("l2(l2=0.125)")
+    assert dw_back.regularizers["b"] == nn.regularizers.get("l1(l1=0.125)")
+    assert dw_back.constraints["W"] == nn.constraints.get("max_norm(max_value=2.0)")
+    assert sep_back.regularizers["pointwise_kernel"] == nn.regularizers.get("l2(l2=0.5)")
+    assert str(sep_back.activation) == "relu6"
+    for w, w2 in zip(model.get_weights(), back.get_weights()):
+        np.testing.assert_array_equal(w, w2)
+    np.testing.assert_allclose(back.predict(X), model.predict(X), rtol=1e-12)
+    assert back.compute_loss(X, y) == pytest.approx(model.compute_loss(X, y), rel=1e-12)
+
+
+def test_from_keras_of_a_keras_built_mobilenet_block(bridge, keras, float64):
+    kmodel = keras.Sequential([
+        keras.Input((8, 8, 3)),
+        keras.layers.ZeroPadding2D(((1, 0), (0, 1))),
+        keras.layers.Conv2D(8, 1, use_bias=False),
+        keras.layers.ReLU(6.0),
+        keras.layers.DepthwiseConv2D(3, strides=2, depth_multiplier=2, use_bias=False,
+                                     depthwise_regularizer=keras.regularizers.L2(0.125)),
+        keras.layers.ReLU(max_value=4.0, threshold=0.25),
+        keras.layers.SeparableConv2D(4, (3, 2), padding="same", activation="tanh", dilation_rate=(1, 2)),
+        keras.layers.Reshape((4, -1)),
+        keras.layers.Flatten(),
+        keras.layers.Dense(3, activation="softmax"),
+    ])
+    kmodel.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    model = bridge.from_keras(kmodel)
+    dw = model.layers[3]
+    assert type(dw).__name__ == "DepthwiseConv2D" and not dw.use_bias and dw.depth_multiplier == 2
+    assert dw.regularizers["W"] == nn.regularizers.get("l2(l2=0.125)")
+    relu = model.layers[4]
+    assert (relu.max_value, relu.negative_slope, relu.threshold) == (4.0, 0.0, 0.25)
+    assert model.layers[0].padding == ((1, 0), (0, 1)) and model.layers[6].target_shape == (4, -1)
+    X = np.random.default_rng(5).normal(size=(5, 8, 8, 3)) * 3
+    np.testing.assert_allclose(model.predict(X), kmodel.predict(X, verbose=0), rtol=1e-12)
+    y = np.arange(5) % 3
+    loss = float(kmodel.evaluate(X, y, verbose=0))
+    assert model.evaluate(X, y)["loss"] == pytest.approx(loss, rel=1e-10)
+
+
 def test_from_keras_rejects_what_numpynet_lacks(bridge, keras, float64):
     lstm = keras.Sequential([keras.Input((4, 3)), keras.layers.LSTM(2)])
     with pytest.raises(SpecError, match="LSTM"):
@@ -273,9 +369,9 @@ def test_from_keras_rejects_what_numpynet_lacks(bridge, keras, float64):
     with pytest.raises(SpecError, match="data_format"):
         bridge.from_keras(channels_first)
     inp = keras.Input((3,))
-    functional = keras.Model(inp, keras.layers.Dense(2)(inp))
-    with pytest.raises(SpecError, match="Sequential"):
-        bridge.from_keras(functional)
+    with_op = keras.Model(inp, keras.ops.add(keras.layers.Dense(3)(inp), inp))   # an op, not a layer
+    with pytest.raises(SpecError, match="operation"):
+        bridge.from_keras(with_op)
     adamax = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     adamax.compile(optimizer=keras.optimizers.Adamax(), loss="mse")
     with pytest.raises(SpecError, match="Adamax"):
@@ -343,3 +439,216 @@ def test_compare_marks_random_layers_and_detects_a_wrong_gradient(bridge, keras,
     broken = bridge.compare(model, X, y, print_table=False)
     assert broken["grad dense/W"]["max_rel"] > 0.5
     assert broken["grad dense/b"]["max_rel"] < 1e-10
+
+
+# ============================================================================================ functional graphs
+
+def residual_model(dtype="float64", seed=0):
+    """Conv stem → BN → two branches joined by Add (a residual block) → pooling → Dense, with penalties."""
+    from numpynet.layers import Add, BatchNormalization, Conv2D, GlobalAveragePooling2D
+    inp = nn.Input((6, 6, 2), name="image")
+    x = Conv2D(4, 3, padding="same", activation="relu", kernel_regularizer="l2(l2=0.125)")(inp)
+    x = BatchNormalization()(x)
+    y = Conv2D(4, 3, padding="same", activation="tanh", kernel_regularizer="l1(l1=0.0625)")(x)
+    y = Conv2D(4, 1, use_bias=False)(y)
+    x = Add()([y, x])
+    out = Dense(3, bias_regularizer="l2(l2=0.25)")(GlobalAveragePooling2D()(x))
+    model = nn.Model(inp, out, seed=seed, dtype=dtype, name="residual")
+    model.compile(optimizer="sgd(learning_rate=0.125, momentum=0.5)", loss="softmax_cross_entropy",
+                  metrics=["accuracy"])
+    return model
+
+
+def two_in_two_out_model(seed=1):
+    from numpynet.layers import Average, Concatenate, Multiply, Subtract
+    a, b = nn.Input((4,), name="a"), nn.Input((5,), name="b")
+    ha = Dense(6, activation="relu", kernel_regularizer="l2(l2=0.125)")(a)
+    hb = Dense(6, activation="tanh")(b)
+    joined = Concatenate()([ha, Multiply()([ha, hb])])
+    cls = Dense(3, name="cls")(joined)
+    reg = Dense(2, name="reg")(Average()([Subtract()([ha, hb]), hb]))
+    model = nn.Model([a, b], [cls, reg], seed=seed, dtype="float64", name="two_heads")
+    model.compile(optimizer="adam(learning_rate=0.125, beta_1=0.875, beta_2=0.9375)",
+                  loss=["softmax_cross_entropy", "mse"], metrics=["accuracy"])
+    return model
+
+
+def two_in_two_out_data(n=12):
+    rng = np.random.default_rng(7)
+    return [rng.normal(size=(n, 4)), rng.normal(size=(n, 5))], [rng.integers(0, 3, n), rng.normal(size=(n, 2))]
+
+
+def keras_layer_names(kmodel):
+    return [layer.name for layer in kmodel.layers if type(layer).__name__ != "InputLayer"]
+
+
+def test_to_keras_of_a_residual_graph_is_a_functional_model(bridge, keras, float64):
+    model = residual_model()
+    kmodel = bridge.to_keras(model)
+    assert not isinstance(kmodel, keras.Sequential)
+    assert keras_layer_names(kmodel) == [layer.name for layer in model.layers]
+    assert [layer.name for layer in kmodel.layers if type(layer).__name__ == "InputLayer"] == ["image"]
+    add = kmodel.get_layer("add")
+    assert isinstance(add, keras.layers.Add)
+    assert [t._keras_history.operation.name for t in add._inbound_nodes[0].input_tensors] == [
+        "conv2d_2", "batch_normalization"]
+    assert keras.activations.serialize(kmodel.get_layer("dense").activation) == "softmax"   # fused output
+    for w, kw in zip(model.get_weights(), kmodel.get_weights()):
+        np.testing.assert_array_equal(w, kw)
+    X = np.random.default_rng(0).normal(size=(8, 6, 6, 2))
+    y = np.arange(8) % 3
+    np.testing.assert_allclose(kmodel.predict(X, verbose=0), model.predict(X), rtol=1e-12, atol=1e-15)
+    assert [float(v) for v in kmodel.losses] == pytest.approx(model.losses, rel=1e-12)
+    table = bridge.compare(model, X, y, print_table=False)
+    assert table.worst_rel < 1e-10, table.format()
+
+
+def test_round_trip_of_a_residual_graph(bridge, keras, float64):
+    model = residual_model()
+    back = bridge.from_keras(bridge.to_keras(model))
+    assert type(back) is nn.Model and back.name == "residual"
+    assert [layer.name for layer in back.layers] == [layer.name for layer in model.layers]
+    assert [type(layer).__name__ for layer in back.layers] == [type(layer).__name__ for layer in model.layers]
+    assert back.inputs[0].node.layer.name == "image"
+    for w, w2 in zip(model.get_weights(), back.get_weights()):
+        np.testing.assert_array_equal(w, w2)
+    X = np.random.default_rng(1).normal(size=(8, 6, 6, 2))
+    y = np.arange(8) % 3
+    np.testing.assert_allclose(back.predict(X), model.predict(X), rtol=1e-12, atol=1e-15)
+    assert back.losses == pytest.approx(model.losses, rel=1e-12)
+    _, g1 = model.compute_gradients(X, y, training=True)
+    _, g2 = back.compute_gradients(X, y, training=True)
+    for a, b in zip(g1, g2):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14)
+    assert back.metrics == ["accuracy"] and back.loss.spec_name == "sparse_categorical_crossentropy"
+
+
+def test_graph_round_trip_in_float32(bridge, keras):
+    model = residual_model(dtype="float32", seed=3)
+    with bridge.keras_dtype("float32"):
+        kmodel = bridge.to_keras(model)
+        back = bridge.from_keras(kmodel)
+    assert back.dtype == np.float32
+    X = np.random.default_rng(2).normal(size=(8, 6, 6, 2)).astype(np.float32)
+    np.testing.assert_allclose(kmodel.predict(X, verbose=0), model.predict(X), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(back.predict(X), model.predict(X), rtol=1e-6, atol=1e-7)
+
+
+def test_two_inputs_two_outputs_round_trip(bridge, keras, float64):
+    model = two_in_two_out_model()
+    kmodel = bridge.to_keras(model)
+    assert [t._keras_history.operation.name for t in kmodel.inputs] == ["a", "b"]
+    assert len(kmodel.outputs) == 2
+    assert keras_layer_names(kmodel) == [layer.name for layer in model.layers]
+    assert isinstance(kmodel.loss, list) and isinstance(kmodel.loss[1], keras.losses.MeanSquaredError)
+    assert kmodel.get_layer("concatenate").axis == -1
+    X, y = two_in_two_out_data()
+    ours, theirs = model.predict(X), kmodel.predict(X, verbose=0)
+    for o, t in zip(ours, theirs):
+        np.testing.assert_allclose(t, o, rtol=1e-12, atol=1e-15)
+    table = bridge.compare(model, X, y, print_table=False)
+    assert [row["name"] for row in table][:3] == ["output cls", "output reg", "loss"]
+    assert table.worst_rel < 1e-10, table.format()
+    back = bridge.from_keras(kmodel)
+    assert [t.node.layer.name for t in back.inputs] == ["a", "b"]
+    assert [t.node.layer.name for t in back.outputs] == ["cls", "reg"]
+    assert [type(loss).__name__ for loss in back.loss] == [type(nn.losses.get("sparse_categorical_crossentropy"))
+                                                           .__name__, type(nn.losses.get("mse")).__name__]
+    assert back.metrics == ["accuracy"]
+    for o, b in zip(ours, back.predict(X)):
+        np.testing.assert_allclose(b, o, rtol=1e-12, atol=1e-15)
+    assert back.compute_loss(X, y) == pytest.approx(model.compute_loss(X, y), rel=1e-12)
+
+
+def test_shared_layer_stays_one_layer_both_ways(bridge, keras, float64):
+    inp = nn.Input((4,))
+    shared = Dense(4, activation="tanh", kernel_regularizer="l2(l2=0.125)", name="shared")
+    out = Dense(2)(shared(shared(inp)))
+    model = nn.Model(inp, out, seed=2, dtype="float64")
+    model.compile(optimizer="sgd(learning_rate=0.5)", loss="mse")
+    kmodel = bridge.to_keras(model)
+    assert keras_layer_names(kmodel) == ["shared", "dense"]
+    assert len(kmodel.get_layer("shared")._inbound_nodes) == 2
+    X = np.random.default_rng(3).normal(size=(9, 4))
+    Y = np.random.default_rng(4).normal(size=(9, 2))
+    np.testing.assert_allclose(kmodel.predict(X, verbose=0), model.predict(X), rtol=1e-12, atol=1e-15)
+    table = bridge.compare(model, X, Y, print_table=False)     # the shared kernel's gradient sums both calls
+    assert table.worst_rel < 1e-10, table.format()
+    back = bridge.from_keras(kmodel)
+    assert [layer.name for layer in back.layers] == ["shared", "dense"]
+    assert [node.layer.name for node in back._nodes] == ["shared", "shared", "dense"]
+    np.testing.assert_allclose(back.predict(X), model.predict(X), rtol=1e-12, atol=1e-15)
+
+
+def test_from_keras_of_a_keras_built_graph_keeps_keras_order(bridge, keras, float64):
+    """Add()([c2(x), c1(x)]) lists c2 first (KERAS_NOTES), and so must the converted model."""
+    x = keras.Input((5,), name="x")
+    c1 = keras.layers.Dense(3, name="c1", kernel_regularizer=keras.regularizers.L1(0.125))
+    c2 = keras.layers.Dense(3, name="c2", activation="relu")
+    out = keras.layers.Dense(2, activation="softmax", name="head")(keras.layers.Add(name="add")([c2(x), c1(x)]))
+    kmodel = keras.Model(x, out, name="keras_graph")
+    kmodel.compile(optimizer=keras.optimizers.SGD(0.125), loss="sparse_categorical_crossentropy")
+    model = bridge.from_keras(kmodel)
+    assert [layer.name for layer in model.layers] == keras_layer_names(kmodel) == ["c2", "c1", "add", "head"]
+    assert model.get_layer("c1").regularizers["W"] == nn.regularizers.get("l1(l1=0.125)")
+    for w, kw in zip(model.get_weights(), kmodel.get_weights()):
+        np.testing.assert_array_equal(w, kw)
+    X = np.random.default_rng(5).normal(size=(6, 5))
+    np.testing.assert_allclose(model.predict(X), kmodel.predict(X, verbose=0), rtol=1e-12, atol=1e-15)
+    assert model.losses == pytest.approx([float(v) for v in kmodel.losses], rel=1e-12)
+
+
+def test_softmax_appended_after_every_output_keeps_the_order(bridge, keras, float64):
+    """An output whose layer is not linear gets an Activation("softmax"); the other outputs then get a linear
+    one, so that every depth grows by one and the get_weights order stays numpynet's."""
+    inp = nn.Input((4,))
+    h = Dense(5, activation="tanh")(inp)
+    first = Dense(2, name="first")(h)
+    second = Dense(3, activation="relu", name="second")(h)
+    model = nn.Model(inp, [first, second], seed=6, dtype="float64")
+    model.compile(optimizer="sgd(learning_rate=0.25)", loss=["mse", "softmax_cross_entropy"])
+    kmodel = bridge.to_keras(model)
+    assert keras_layer_names(kmodel) == ["dense", "first", "second", "first_linear", "second_softmax"]
+    X = np.random.default_rng(8).normal(size=(7, 4))
+    y = [np.random.default_rng(9).normal(size=(7, 2)), np.arange(7) % 3]
+    table = bridge.compare(model, X, y, print_table=False)
+    assert table.worst_rel < 1e-10, table.format()
+
+
+def test_to_keras_refuses_a_weight_order_keras_would_not_share(bridge, keras, float64):
+    model = residual_model()
+    model.layers = model.layers[::-1]          # a numpynet order that is not Keras's
+    with pytest.raises(SpecError, match="orders the weights of this graph differently"):
+        bridge.to_keras(model)
+
+
+def test_from_keras_rejects_nested_models_and_subclasses(bridge, keras, float64):
+    inner_in = keras.Input((3,))
+    inner = keras.Model(inner_in, keras.layers.Dense(3)(inner_in), name="inner")
+    outer_in = keras.Input((3,))
+    outer = keras.Model(outer_in, keras.layers.Dense(2)(inner(outer_in)))
+    with pytest.raises(SpecError, match="nested model"):
+        bridge.from_keras(outer)
+
+    class Custom(keras.Model):
+        def call(self, x):
+            return x
+
+    with pytest.raises(SpecError, match="functional"):
+        bridge.from_keras(Custom())
+
+
+def test_compare_notes_arrays_that_are_zero_up_to_rounding(bridge, keras, float64):
+    """A bias feeding a training-mode BatchNormalization has a zero gradient: after the step both sides hold
+    rounding noise there, which compare notes instead of dividing one noise by the other."""
+    from numpynet.layers import BatchNormalization
+    inp = nn.Input((5,))
+    x = BatchNormalization()(Dense(6, activation="tanh")(inp))
+    x = BatchNormalization()(Dense(4, name="before_bn")(x))
+    model = nn.Model(inp, Dense(3)(x), seed=4, dtype="float64")
+    model.compile(optimizer="sgd(learning_rate=0.5)", loss="softmax_cross_entropy")
+    X, y = blobs(n=16, d=5)
+    table = bridge.compare(model, X, y, print_table=False)
+    assert table["after step before_bn/b"]["note"] == "zero up to rounding"
+    assert not table["after step before_bn/W"]["note"] and not table["grad before_bn/b"]["note"]
+    assert table.worst_rel < 1e-10, table.format()

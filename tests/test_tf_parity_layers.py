@@ -22,12 +22,17 @@ from numpynet.layers import (
     BatchNormalization,
     Conv2D,
     Dense,
+    DepthwiseConv2D,
     Dropout,
     Flatten,
     GaussianDropout,
     GaussianNoise,
     GlobalAveragePooling2D,
     MaxPool2D,
+    ReLU,
+    Reshape,
+    SeparableConv2D,
+    ZeroPadding2D,
 )
 from numpynet.layers.noise import ALPHA_PRIME
 
@@ -116,6 +121,79 @@ CONV_CASES = [
 def test_conv2d(kwargs, channels):
     x = images((3, 9, 11, channels))
     compare_layer("conv2d", Conv2D(4, **kwargs), keras.layers.Conv2D(4, **kwargs), x, training=False)
+
+
+@pytest.mark.parametrize("kernel_size", [2, 3, 5])
+@pytest.mark.parametrize("size", [(8, 8), (9, 9), (8, 9), (7, 10), (4, 4)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_conv2d_stride2_same_on_even_and_odd_sizes(size, kernel_size):
+    """Keras puts the odd "same" pixel at the bottom/right; even sizes with an odd kernel pad (0, 1)."""
+    x = images((2,) + size + (3,))
+    kwargs = dict(kernel_size=kernel_size, strides=2, padding="same")
+    compare_layer("conv2d", Conv2D(4, **kwargs), keras.layers.Conv2D(4, **kwargs), x, training=False)
+
+
+# ============================================================================================ MobileNet layers
+
+DEPTHWISE_CASES = [
+    dict(kernel_size=3),
+    dict(kernel_size=3, padding="same", activation="relu6"),
+    dict(kernel_size=3, strides=2, padding="same"),
+    dict(kernel_size=3, strides=2, padding="valid", depth_multiplier=2),
+    dict(kernel_size=(3, 2), padding="same", depth_multiplier=3, activation="tanh"),
+    dict(kernel_size=(2, 5), strides=3, padding="same"),      # TensorFlow's depthwise kernel: equal strides only
+    dict(kernel_size=3, dilation_rate=2, padding="same", depth_multiplier=2),
+    dict(kernel_size=(2, 3), dilation_rate=(1, 2), use_bias=False),
+]
+
+
+@pytest.mark.parametrize("size", [(8, 8), (9, 7)], ids=["even", "odd"])
+@pytest.mark.parametrize("kwargs", DEPTHWISE_CASES, ids=lambda kw: ",".join(f"{k}={v}" for k, v in kw.items()))
+def test_depthwise_conv2d(kwargs, size):
+    x = images((3,) + size + (3,))
+    compare_layer("depthwise_conv2d", DepthwiseConv2D(**kwargs), keras.layers.DepthwiseConv2D(**kwargs), x,
+                  training=False)
+
+
+@pytest.mark.parametrize("size", [(8, 8), (9, 7)], ids=["even", "odd"])
+@pytest.mark.parametrize("kwargs", DEPTHWISE_CASES, ids=lambda kw: ",".join(f"{k}={v}" for k, v in kw.items()))
+def test_separable_conv2d(kwargs, size):
+    x = images((3,) + size + (3,))
+    compare_layer("separable_conv2d", SeparableConv2D(5, **kwargs), keras.layers.SeparableConv2D(5, **kwargs), x,
+                  training=False)
+
+
+@pytest.mark.parametrize("padding", [1, (2, 0), ((1, 2), (0, 3))], ids=str)
+def test_zero_padding2d(padding):
+    compare_layer("zero_padding2d", ZeroPadding2D(padding), keras.layers.ZeroPadding2D(padding),
+                  images((2, 5, 4, 3)), training=False)
+
+
+RELU_CASES = [dict(), dict(max_value=6.0), dict(max_value=2.5), dict(negative_slope=0.25),
+              dict(negative_slope=1.5), dict(threshold=0.5), dict(max_value=6.0, negative_slope=0.1, threshold=1.0),
+              dict(max_value=6.0, negative_slope=0.5), dict(max_value=0.5, threshold=1.0)]
+
+
+@pytest.mark.parametrize("kwargs", RELU_CASES, ids=lambda kw: ",".join(f"{k}={v}" for k, v in kw.items()) or "relu")
+def test_relu(kwargs):
+    x = images((4, 3, 5, 2)) * 4
+    compare_layer("relu", ReLU(**kwargs), keras.layers.ReLU(**kwargs), x, training=False)
+    # the kinks themselves: values and the subgradient tf.GradientTape takes there
+    kinks = np.array([-2.0, -0.0, 0.0, 0.5, 1.0, 2.0, 2.5, 5.0, 6.0, 7.0])
+    compare_layer("relu", ReLU(**kwargs), keras.layers.ReLU(**kwargs), kinks.reshape(2, 5), training=False)
+
+
+def test_relu_keras_notes_example():
+    x = np.array([[-2.0, 0.5, 1.0, 3.0, 10.0]])
+    y = ReLU(max_value=6, negative_slope=0.1, threshold=1.0).forward(x)
+    yk = keras.layers.ReLU(max_value=6, negative_slope=0.1, threshold=1.0)(x).numpy()
+    check("relu", y, yk, "KERAS_NOTES example")
+    assert np.array_equal(y, yk)
+
+
+@pytest.mark.parametrize("target,shape", [((6, 4), (3, 2, 3, 4)), ((-1,), (3, 2, 3, 4)), ((2, -1, 3), (3, 24))],
+                         ids=str)
+def test_reshape(target, shape):
+    compare_layer("reshape", Reshape(target), keras.layers.Reshape(target), images(shape), training=False)
 
 
 # ============================================================================================ pooling

@@ -16,17 +16,33 @@ to the data loss and ``add_regularization_grads()`` to the gradients, once per b
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .. import constraints as _constraints
 from .. import initializers as _initializers
 from .. import regularizers as _regularizers
-from ..errors import ShapeError
+from ..errors import ShapeError, SpecError
 from ..spec import Configurable, Registry
 
 
 class Layer(Configurable):
-    """Base class: parameter bookkeeping, shapes, config round trip. Subclasses write build/forward/backward."""
+    """Base class: parameter bookkeeping, shapes, config round trip. Subclasses write build/forward/backward.
+
+    Calling a layer, as in Keras, either writes the graph or computes: ``layer(tensor)`` on a symbolic tensor (from
+    ``nn.Input``) records the call and returns a symbolic tensor; ``layer(array)`` builds the layer if needed and
+    returns ``forward(array)``. Every layer also accepts ``input_shape=`` (without the batch axis), which makes
+    the first layer of a Sequential model fix its input, as in Keras.
+    """
+
+    #: True for layers called on a list of tensors (merge layers): forward gets a list, backward returns a list
+    multi_input = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _accept_input_shape(cls.__dict__["__init__"])
 
     def __init__(self, name=None, trainable=True, seed=None, activity_regularizer=None):
         self.name = name
@@ -45,6 +61,42 @@ class Layer(Configurable):
         self.dtype = np.float32
         self.needs_input_grad = True
         self._rng = np.random.default_rng(seed) if seed is not None else None
+        self._inbound_nodes = []  # graph nodes of the symbolic calls of this layer
+        if not hasattr(self, "input_shape_hint"):
+            self.input_shape_hint = None
+
+    @property
+    def label(self):
+        """The layer's name, or its class name before it has one (errors raised while a graph is written)."""
+        return self.name or type(self).__name__
+
+    # ------------------------------------------------------------------ calling
+    def __call__(self, inputs, training=False):
+        """``layer(symbolic_tensor)`` → symbolic tensor (graph); ``layer(array)`` → ``forward(array)``."""
+        from ..graph import SymbolicTensor, call_symbolic
+        first = inputs[0] if isinstance(inputs, (list, tuple)) and inputs else inputs
+        if isinstance(first, SymbolicTensor):
+            return call_symbolic(self, inputs)
+        arrays = [np.asarray(x) for x in inputs] if self.multi_input else np.asarray(inputs)
+        sample = arrays[0] if self.multi_input else arrays
+        if not self.built:
+            self.dtype = sample.dtype.type if sample.dtype.kind == "f" else self.dtype
+            shapes = [(None,) + a.shape[1:] for a in arrays] if self.multi_input else (None,) + sample.shape[1:]
+            self.check_input_shape(shapes)
+            self.build(shapes)
+        if self.multi_input:
+            arrays = [a.astype(self.dtype, copy=False) for a in arrays]
+        else:
+            arrays = arrays.astype(self.dtype, copy=False)
+        return self.forward(arrays, training=bool(training))
+
+    def check_input_shape(self, input_shape):
+        """Raise a ShapeError naming this layer if it cannot take inputs of ``input_shape`` (checked when the
+        graph is written). The default checks the shape this layer was built for, if it was; subclasses add rank
+        checks."""
+        if self.built and self.input_shape is not None and not self.multi_input:
+            from ..graph import check_shape_compatible
+            check_shape_compatible(self, self.input_shape, tuple(input_shape))
 
     # ------------------------------------------------------------------ setup used by models
     def set_rng(self, rng):
@@ -167,7 +219,38 @@ class Layer(Configurable):
         return config
 
 
+def _accept_input_shape(init):
+    """Wrap a layer's ``__init__`` so that it also takes Keras's ``input_shape=`` (kept as ``input_shape_hint``,
+    not part of the config: a model stores its input shape itself). ``functools.wraps`` keeps the signature that
+    specs and ``get_config`` read."""
+    @functools.wraps(init)
+    def __init__(self, *args, input_shape=None, **kwargs):
+        init(self, *args, **kwargs)
+        if input_shape is not None:
+            if isinstance(input_shape, int) and not isinstance(input_shape, bool):
+                input_shape = (input_shape,)
+            if not isinstance(input_shape, (tuple, list)) or not all(
+                    d is None or (isinstance(d, int) and not isinstance(d, bool) and d > 0) for d in input_shape):
+                raise SpecError(f"{type(self).__name__}: argument 'input_shape' must be a tuple of positive "
+                                f"integers (without the batch axis), got {input_shape!r}")
+            self.input_shape_hint = tuple(input_shape)
+    return __init__
+
+
 registry = Registry("layer", Layer)
+
+
+def register(name, *aliases):
+    """Class decorator that makes a user-written layer known by name, so that specs and saved models can use it:
+
+    >>> @nn.layers.register("scale_by_two")
+    ... class ScaleByTwo(nn.layers.Layer):
+    ...     def forward(self, x, training=False): return 2 * x
+    ...     def backward(self, dy): return 2 * dy
+
+    Names are only ever looked up in this registry (or a ``custom_objects=`` dict), never imported.
+    """
+    return registry.register(name, *aliases)
 
 
 def get(identifier):

@@ -114,6 +114,24 @@ class _Window:
             shape, strides = (n, oh, ow, kh, kw, c), (s_n, s_h * sh, s_w * sw, s_h * dh, s_w * dw, s_c)
         return np.lib.stride_tricks.as_strided(xp, shape=shape, strides=strides, writeable=False)
 
+    def row_view(self, a, oh, ow, groups=1):
+        """Read-only view (N, OH, kh, kw, OW·C, groups) of an NHWC array whose (W, C) block is contiguous, for a
+        width stride of 1 — no copy.
+
+        The C = c_total / groups channels of ``a`` are taken as (C, groups); element [n, oh, i, j, q, g] =
+        a[n, oh·sh + i·dh, q // C + j·dw, (q % C)·groups + g]: for one kernel offset (i, j) the OW output columns
+        and C channels of an output row form the single axis q, one contiguous run of the input row (stepping
+        over the groups), so loops over it are long and SIMD-friendly.
+        """
+        n, _, w, c_total = a.shape
+        s_n, s_h, s_w, s_c = a.strides
+        (kh, kw), (sh, sw), (dh, dw) = self.kernel, self.strides, self.dilation
+        if sw != 1 or s_w != c_total * s_c or c_total % groups or (ow - 1) + (kw - 1) * dw >= w:
+            raise ValueError("row_view needs a width stride of 1, rows of contiguous pixels and windows that fit")
+        shape = (n, oh, kh, kw, ow * (c_total // groups), groups)
+        strides = (s_n, s_h * sh, s_h * dh, s_w * dw, s_c * groups, s_c)
+        return np.lib.stride_tricks.as_strided(a, shape=shape, strides=strides, writeable=False)
+
 
 def _check_image(layer, x, kind):
     """Raise a ShapeError unless x is a 4-D NHWC batch with the channels the layer was built for."""
@@ -135,6 +153,24 @@ def _check_fits(layer, kind, window, h, w):
             raise ShapeError(f"layer {layer.name!r} ({kind}): the {name} of the input ({n}) is smaller than the "
                              f"window ({k}, dilation included) with padding='valid'; use padding='same' or a "
                              f"smaller kernel")
+
+
+def zero_pad(x, pads, buffer=None):
+    """The NHWC batch ``x`` with ``pads`` = ((top, bottom), (left, right)) rows/columns of zeros around it.
+
+    Without padding ``x`` itself comes back (no copy). With a :class:`_Buffer` the result lives in its array,
+    reused from batch to batch: the interior is overwritten and only the border re-zeroed (cheap, and safe when a
+    new image size moves the interior inside a same-size buffer); without one it is a fresh array.
+    """
+    (pt, pb), (pl, pr) = pads
+    if not (pt or pb or pl or pr):
+        return x
+    n, h, w, c = x.shape
+    shape = (n, h + pt + pb, w + pl + pr, c)
+    xp = np.empty(shape, dtype=x.dtype) if buffer is None else buffer.get(shape, x.dtype)
+    xp[:, :pt], xp[:, pt + h:], xp[:, :, :pl], xp[:, :, pl + w:] = 0, 0, 0, 0
+    xp[:, pt:pt + h, pl:pl + w, :] = x
+    return xp
 
 
 class _Buffer:
@@ -238,16 +274,8 @@ class Conv2D(Layer):
 
     # ------------------------------------------------------------------ passes
     def _padded(self, x):
-        """x with its "same" zeros, in a buffer reused from batch to batch: the interior is overwritten and the
-        border re-zeroed (cheap, and safe when a new image size moves the interior inside a same-size buffer)."""
-        (pt, pb), (pl, pr) = self.window.pads(x.shape[1], x.shape[2])
-        if not (pt or pb or pl or pr):
-            return x
-        n, h, w, c = x.shape
-        xp = self._xp.get((n, h + pt + pb, w + pl + pr, c), x.dtype)
-        xp[:, :pt], xp[:, pt + h:], xp[:, :, :pl], xp[:, :, pl + w:] = 0, 0, 0, 0
-        xp[:, pt:pt + h, pl:pl + w, :] = x
-        return xp
+        """x with its "same" zeros, in a buffer reused from batch to batch."""
+        return zero_pad(x, self.window.pads(x.shape[1], x.shape[2]), self._xp)
 
     def _offset_major(self, c, ow):
         """Which im2col layout copies faster: the one whose innermost contiguous run is longer.
@@ -261,10 +289,23 @@ class Conv2D(Layer):
         offset_run = ow if sw == 1 else 1
         return offset_run > pixel_run
 
+    def _pointwise(self):
+        """A 1×1 kernel with stride 1 needs no windows: the convolution is one matrix product over the pixels,
+        Z = X·W with X the (N·H·W, C) pixel rows — a Dense layer applied to every pixel (no im2col copy)."""
+        return self.window.kernel == (1, 1) and self.window.strides == (1, 1)
+
     def forward(self, x, training=False):
         _check_image(self, x, "Conv2D")
         n, h, w, _ = x.shape
         _check_fits(self, "Conv2D", self.window, h, w)
+        if self._pointwise():
+            kernel = self.params["W"]
+            z = x.reshape(-1, x.shape[-1]) @ kernel.reshape(kernel.shape[2], self.filters)
+            if self.use_bias:
+                z += self.params["b"]
+            self.x, self.z = x, z.reshape(n, h, w, self.filters)
+            self.y = self.z if self.output_logits else self.activation.forward(self.z)
+            return self.y
         oh, ow = self.window.output_hw(h, w)
         xp = self._padded(x)
         kernel = self.params["W"]
@@ -305,6 +346,8 @@ class Conv2D(Layer):
         dz = dy if self.output_logits else self.activation.backward(dy, self.z, self.y)
         dz2 = np.ascontiguousarray(dz).reshape(-1, self.filters)
         kernel = self.params["W"]
+        if self._pointwise():
+            return self._pointwise_backward(dz2, kernel)
         k = kernel.shape[0] * kernel.shape[1] * kernel.shape[2]
         if "W" in self.grads:
             grad = self.cols.T @ dz2      # (k [+ 1], F): dW, then db in the bias-trick row
@@ -319,6 +362,18 @@ class Conv2D(Layer):
         # contiguous (C, N, OH, OW) array, so col2im adds whole output rows.
         dcols = kernel.reshape(k, self.filters) @ dz2.T
         return self._col2im(dcols)
+
+    def _pointwise_backward(self, dz2, kernel):
+        """dW = Xᵀ·dZ, db = 1ᵀ·dZ, dX = dZ·Wᵀ over the (N·H·W) pixel rows (as Dense)."""
+        x2 = self.x.reshape(-1, self.x.shape[-1])
+        w2 = kernel.reshape(kernel.shape[2], self.filters)
+        if "W" in self.grads:
+            np.matmul(x2.T, dz2, out=self.grads["W"].reshape(w2.shape))
+            if self.use_bias:
+                self.grads["b"][...] = dz2.sum(axis=0)
+        if not self.needs_input_grad:
+            return None
+        return (dz2 @ w2.T).reshape(self.x.shape)
 
     def _col2im(self, dcols):
         """Scatter-add the column gradients back onto the input: one strided add per kernel offset (kh·kw).
@@ -560,4 +615,4 @@ AvgPool2D = AveragePooling2D
 GlobalAvgPool2D = GlobalAveragePooling2D
 
 __all__ = ["Conv2D", "MaxPool2D", "MaxPooling2D", "AveragePooling2D", "AvgPool2D", "GlobalAveragePooling2D",
-           "GlobalAvgPool2D", "output_length", "same_padding"]
+           "GlobalAvgPool2D", "output_length", "same_padding", "zero_pad"]
