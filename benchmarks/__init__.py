@@ -1,8 +1,9 @@
 """Side-by-side training benchmarks: numpynet against PyTorch, Keras and scikit-learn on the CPU.
 
-The three reference workloads of ``shared/DESIGN.md`` are described once here (:data:`WORKLOADS`) and every framework
+The four reference workloads of ``shared/DESIGN.md`` are described once here (:data:`WORKLOADS`) and every framework
 implements the same network, optimizer and batch size from that description (numpynet in :mod:`benchmarks.run`,
-the peers in :mod:`benchmarks.peers`). Run ``python -m benchmarks.run --help`` or see ``benchmarks/README.md``.
+the peers in :mod:`benchmarks.peers`, W4's MobileNetV2 for PyTorch and Keras in :mod:`benchmarks.mobilenet`).
+Run ``python -m benchmarks.run --help`` or see ``benchmarks/README.md``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ class Workload:
     title: str
     n_train: int
     n_test: int
-    image: bool               # True: NHWC (N, 28, 28, 1) images; False: flattened (N, 784)
+    image: bool               # True: NHWC (N, 28, 28, 1) images (padded by ``pad``); False: flattened (N, 784)
     batch_size: int
     epochs: int               # default number of epochs (the first one is dropped from the statistics)
     lr: float
@@ -32,6 +33,10 @@ class Workload:
     activation: str = "relu"
     init: str = "glorot_uniform"
     l2: float = 0.0           # Keras meaning: penalty l2·Σw² on every kernel, gradient 2·l2·w
+    network: str = "mlp"      # "mlp" (Dense ``hidden`` layers), "lenet5" or "mobilenet_v2"
+    pad: int = 0              # zero pixels added on each side of the 28x28 images (2: 32x32)
+    width: float = 1.0        # MobileNetV2's width multiplier
+    eval_batch: int = 4096    # batch size of the test-accuracy pass (peers; memory only, not timed)
     quick: dict = field(default_factory=dict)   # overrides for --quick
 
 
@@ -44,13 +49,19 @@ WORKLOADS = {
                    hidden=(300, 100), activation="elu", init="he_normal", l2=1e-4,
                    quick={"n_train": 2_048, "n_test": 512, "epochs": 2}),
     "W3": Workload("W3", "LeNet-5 (conv6 same-pool-conv16-pool-120-84-10 relu), SGD lr 0.01, batch 32, 2k images",
-                   n_train=2_000, n_test=10_000, image=True, batch_size=32, epochs=8, lr=0.01,
+                   n_train=2_000, n_test=10_000, image=True, batch_size=32, epochs=8, lr=0.01, network="lenet5",
                    quick={"n_train": 256, "n_test": 256, "epochs": 2}),
+    # MobileNetV2 costs ~100x LeNet-5 per image: 2,000 test images (not 10,000) keep the accuracy pass short;
+    # --quick also narrows the network (width 0.25) so that the harness check stays a matter of seconds.
+    "W4": Workload("W4", "MobileNetV2 (16 bottlenecks, 1280 head), 32x32 padded images, SGD lr 0.05 momentum 0.9, "
+                   "batch 32, 2k images", n_train=2_000, n_test=2_000, image=True, batch_size=32, epochs=4, lr=0.05,
+                   momentum=0.9, network="mobilenet_v2", pad=2, eval_batch=250,
+                   quick={"n_train": 128, "n_test": 128, "epochs": 2, "width": 0.25}),
 }
 
 
 def workload(wid, quick=False, epochs=None):
-    """The workload ``wid`` ("W1", "W2", "W3"), shrunk for ``quick`` runs, with ``epochs`` if given."""
+    """The workload ``wid`` ("W1" ... "W4"), shrunk for ``quick`` runs, with ``epochs`` if given."""
     base = WORKLOADS[wid.upper()]
     changes = dict(base.quick) if quick else {}
     if epochs is not None:
@@ -80,7 +91,8 @@ def synthetic_data(n_train, n_test, image, seed=SEED):
 
 
 def load_data(wl, source="auto"):
-    """``((X, y), (X_test, y_test), name)`` for workload ``wl``: float32 pixels /255, int64 labels.
+    """``((X, y), (X_test, y_test), name)`` for workload ``wl``: float32 pixels /255, int64 labels; images
+    zero-padded by ``wl.pad`` pixels on each side (W4: 28x28 -> 32x32).
 
     ``source``: "fashion" (Fashion-MNIST, must be installed locally: nothing is downloaded during a benchmark),
     "synthetic", or "auto" (Fashion-MNIST when found, else synthetic).
@@ -90,9 +102,17 @@ def load_data(wl, source="auto"):
         try:
             train, test = datasets.load_fashion_mnist(n_train=wl.n_train, n_test=wl.n_test, flatten=not wl.image,
                                                       dtype=np.float32, download=False)
-            return train, test, "fashion-mnist"
+            return pad_images(train, wl.pad), pad_images(test, wl.pad), "fashion-mnist"
         except Exception:
             if source == "fashion":
                 raise
     train, test = synthetic_data(wl.n_train, wl.n_test, wl.image)
-    return train, test, "synthetic"
+    return pad_images(train, wl.pad), pad_images(test, wl.pad), "synthetic"
+
+
+def pad_images(split, pad):
+    """``(X, y)`` with NHWC images ``X`` zero-padded by ``pad`` pixels on every side (unchanged for ``pad`` 0)."""
+    X, y = split
+    if pad:
+        X = np.pad(X, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    return X, y

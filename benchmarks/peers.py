@@ -1,4 +1,4 @@
-"""The peers: the same three workloads written idiomatically in PyTorch, Keras 3 (TensorFlow) and scikit-learn.
+"""The peers: the same four workloads written idiomatically in PyTorch, Keras 3 (TensorFlow) and scikit-learn.
 
 Each framework is imported only inside its own runner, so a missing one is a skipped row with a note, never an
 import error. Every runner has the signature ``run_<framework>(wl, data, timer) -> dict`` and returns
@@ -8,7 +8,8 @@ import error. Every runner has the signature ``run_<framework>(wl, data, timer) 
 where ``timer`` is a :class:`benchmarks.run.Timer`-like object (``start()`` / ``stop()`` per epoch). The runners
 follow each library's fast, usual path: no DataLoader in PyTorch (index the tensors with a permutation), plain
 ``model.fit`` in Keras, ``partial_fit`` once per epoch in scikit-learn. All of them use float32 data, two compute
-threads (see :func:`set_threads`), the workload's initializer, optimizer, batch size and L2 penalty.
+threads (see :func:`set_threads`), the workload's initializer, optimizer, batch size and L2 penalty. W4's
+MobileNetV2 is built by :mod:`benchmarks.mobilenet` (the same network in both frameworks, checked number for number).
 """
 
 from __future__ import annotations
@@ -48,8 +49,12 @@ def _torch_model(wl):
     import torch
     from torch import nn
 
+    if wl.network == "mobilenet_v2":
+        from .mobilenet import torch_mobilenet_v2
+
+        return torch_mobilenet_v2((28 + 2 * wl.pad, 28 + 2 * wl.pad, 1), 10, width=wl.width)
     act = {"sigmoid": nn.Sigmoid, "elu": nn.ELU, "relu": nn.ReLU}[wl.activation]
-    if wl.image:
+    if wl.network == "lenet5":
         layers = [nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5), nn.ReLU(),
                   nn.MaxPool2d(2), nn.Flatten(), nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
                   nn.Linear(84, 10)]
@@ -87,9 +92,13 @@ def run_pytorch(wl, data, timer):
     X, y = torch.from_numpy(X), torch.from_numpy(y)
     model = _torch_model(wl)
     # Keras-style L2 (penalty l2·Σw² on kernels only) is SGD's coupled weight decay 2·l2 on the kernels' group.
-    kernels = [p for name, p in model.named_parameters() if name.endswith("weight")]
-    biases = [p for name, p in model.named_parameters() if name.endswith("bias")]
-    opt = torch.optim.SGD([{"params": kernels, "weight_decay": 2 * wl.l2}, {"params": biases, "weight_decay": 0.0}],
+    # (MobileNetV2: its convolution and Dense kernels and the Dense bias; BatchNorm's gamma and beta are not.)
+    if hasattr(model, "kernels"):
+        kernels = model.kernels()
+    else:
+        kernels = [p for name, p in model.named_parameters() if name.endswith("weight")]
+    others = [p for p in model.parameters() if all(p is not k for k in kernels)]
+    opt = torch.optim.SGD([{"params": kernels, "weight_decay": 2 * wl.l2}, {"params": others, "weight_decay": 0.0}],
                           lr=wl.lr, momentum=wl.momentum)
     gen = torch.Generator().manual_seed(SEED)
     n, bs = X.shape[0], wl.batch_size
@@ -111,7 +120,8 @@ def run_pytorch(wl, data, timer):
     timer.fit_end()
     model.eval()
     with torch.no_grad():
-        pred = torch.cat([model(torch.from_numpy(Xt[i:i + 4096])).argmax(1) for i in range(0, len(Xt), 4096)])
+        step = wl.eval_batch
+        pred = torch.cat([model(torch.from_numpy(Xt[i:i + step])).argmax(1) for i in range(0, len(Xt), step)])
     return {"test_accuracy": float((pred.numpy() == yt).mean()), "train_loss": total / n,
             "version": torch.__version__,
             "note": f"eager mode, tensors indexed by a permutation (no DataLoader), torch.set_num_threads({THREADS})"}
@@ -135,19 +145,7 @@ def run_keras(wl, data, timer):
 
     keras.utils.set_random_seed(SEED)
     (X, y), (Xt, yt) = data
-    layers = [keras.Input(X.shape[1:])]
-    if wl.image:
-        layers += [keras.layers.Conv2D(6, 5, padding="same", activation="relu"), keras.layers.MaxPooling2D(2),
-                   keras.layers.Conv2D(16, 5, activation="relu"), keras.layers.MaxPooling2D(2),
-                   keras.layers.Flatten(), keras.layers.Dense(120, activation="relu"),
-                   keras.layers.Dense(84, activation="relu")]
-    else:
-        reg = keras.regularizers.L2(wl.l2) if wl.l2 else None
-        layers += [keras.layers.Dense(units, activation=wl.activation, kernel_initializer=wl.init,
-                                      kernel_regularizer=reg) for units in wl.hidden]
-    reg = keras.regularizers.L2(wl.l2) if wl.l2 else None
-    layers.append(keras.layers.Dense(10, kernel_initializer=wl.init, kernel_regularizer=reg))
-    model = keras.Sequential(layers)
+    model = _keras_model(wl, X.shape[1:])
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=wl.lr, momentum=wl.momentum),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
 
@@ -162,10 +160,34 @@ def run_keras(wl, data, timer):
     hist = model.fit(X, y, batch_size=wl.batch_size, epochs=wl.epochs, shuffle=True, verbose=0,
                      callbacks=[EpochTimer()])
     timer.fit_end()
-    pred = model.predict(Xt, batch_size=4096, verbose=0).argmax(axis=1)
+    pred = model.predict(Xt, batch_size=wl.eval_batch, verbose=0).argmax(axis=1)
     return {"test_accuracy": float((pred == yt).mean()), "train_loss": float(hist.history["loss"][-1]),
             "version": f"keras {keras.__version__} / tensorflow {tf.__version__}",
             "note": f"model.fit, default jit_compile, TF intra_op={THREADS} inter_op={THREADS} threads"}
+
+
+def _keras_model(wl, input_shape):
+    """The workload's network as an uncompiled Keras model (Sequential; W4 functional)."""
+    import keras
+
+    if wl.network == "mobilenet_v2":
+        from .mobilenet import keras_mobilenet_v2
+
+        reg = f"l2(l2={wl.l2!r})" if wl.l2 else None
+        return keras_mobilenet_v2(tuple(input_shape), 10, width=wl.width, regularizer=reg)
+    layers = [keras.Input(tuple(input_shape))]
+    if wl.network == "lenet5":
+        layers += [keras.layers.Conv2D(6, 5, padding="same", activation="relu"), keras.layers.MaxPooling2D(2),
+                   keras.layers.Conv2D(16, 5, activation="relu"), keras.layers.MaxPooling2D(2),
+                   keras.layers.Flatten(), keras.layers.Dense(120, activation="relu"),
+                   keras.layers.Dense(84, activation="relu")]
+    else:
+        reg = keras.regularizers.L2(wl.l2) if wl.l2 else None
+        layers += [keras.layers.Dense(units, activation=wl.activation, kernel_initializer=wl.init,
+                                      kernel_regularizer=reg) for units in wl.hidden]
+    reg = keras.regularizers.L2(wl.l2) if wl.l2 else None
+    layers.append(keras.layers.Dense(10, kernel_initializer=wl.init, kernel_regularizer=reg))
+    return keras.Sequential(layers)
 
 
 # ---------------------------------------------------------------------------------------------------- scikit-learn

@@ -35,6 +35,9 @@ from .spec import to_json
 #: Default batch of evaluate/predict: big enough for efficient matrix products, small enough that a Conv2D's im2col
 #: columns stay in the tens of megabytes (4096 28x28 images with 5x5 kernels would need 320 MB).
 INFERENCE_BATCH = 512
+#: ... and smaller where the layers' outputs of one batch (each layer caches its input and output) would pass this
+#: many bytes: a MobileNetV2 on 32x32 images keeps ~1.5 MB per image, so 512 images would hold 2 GB.
+INFERENCE_MEMORY = 256 * 2**20
 
 # Probability-output losses that Keras computes from the logits when the last layer's activation matches.
 _FUSE_WITH = {"categorical_crossentropy": "softmax", "sparse_categorical_crossentropy": "softmax",
@@ -661,8 +664,18 @@ class Model:
         return values
 
     # ------------------------------------------------------------------------------------------------ inference
+    def _inference_batch(self):
+        """INFERENCE_BATCH, or fewer samples when the cached outputs of one batch would pass INFERENCE_MEMORY."""
+        per_sample = 0
+        for step in self._steps:
+            shape = step.layer.output_shape
+            if isinstance(shape, tuple):
+                per_sample += 2 * int(np.prod([d for d in shape[1:] if d is not None], dtype=np.int64))
+        per_sample *= np.dtype(self.dtype).itemsize
+        return int(max(16, min(INFERENCE_BATCH, INFERENCE_MEMORY // max(per_sample, 1))))
+
     def _batches(self, xs, batch_size):
-        batch_size = batch_size or INFERENCE_BATCH
+        batch_size = batch_size or self._inference_batch()
         for start in range(0, xs[0].shape[0], batch_size):
             yield start, [x[start:start + batch_size] for x in xs]
 

@@ -1,7 +1,9 @@
 """Smoke tests of the benchmark harness (benchmarks/): it runs, and its JSON has the promised shape.
 
 No timing is asserted here — speed is measured side by side by ``make bench``, never as a pass/fail test.
-Only numpynet runs (on small synthetic data, so the tests need neither the dataset nor the peers).
+The harness runs numpynet on small synthetic data (so the tests need neither the dataset nor the peers); W4's
+MobileNetV2 peers (benchmarks/mobilenet.py) are checked against Keras — same parameters, same outputs in float64 —
+and PyTorch's tests are skipped when it is not installed.
 """
 
 import json
@@ -13,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks import WORKLOADS, synthetic_data, workload  # noqa: E402
+from benchmarks import WORKLOADS, load_data, mobilenet, synthetic_data, workload  # noqa: E402
 from benchmarks import run as bench  # noqa: E402
 
 ROW_KEYS = {"workload", "framework", "status", "data", "n_train", "n_test", "batch_size", "epochs", "epoch_seconds",
@@ -36,7 +38,7 @@ def test_quick_run_writes_the_schema(quick_report):
     assert {"created", "machine", "settings", "workloads", "results", "ratios", "checks"} <= set(report)
     assert report["settings"]["dtype"] == "float32" and report["settings"]["threads"] == 2
     assert report["settings"]["quick"] is True
-    assert [r["workload"] for r in report["results"]] == ["W1", "W2", "W3"]
+    assert [r["workload"] for r in report["results"]] == ["W1", "W2", "W3", "W4"]
     for row in report["results"]:
         assert row["status"] == "ok", row.get("note")
         assert ROW_KEYS <= set(row), ROW_KEYS - set(row)
@@ -63,7 +65,7 @@ def test_quick_run_learns_the_synthetic_classes(quick_report):
 
 def test_checks_and_table(quick_report):
     # Without peers there are no ratios; the GEMM and memory checks still appear, with positive values.
-    assert quick_report["ratios"] == {"W1": {}, "W2": {}, "W3": {}}
+    assert quick_report["ratios"] == {"W1": {}, "W2": {}, "W3": {}, "W4": {}}
     names = [c["check"] for c in quick_report["checks"]]
     assert names == ["W1 numpynet / its GEMM time", "W2 numpynet / its GEMM time",
                      "W2 fit peak memory (tracemalloc) / training data"]
@@ -90,6 +92,25 @@ def test_summarize_ratios_and_targets():
     by_name = {c["check"]: c for c in checks}
     assert by_name["W1 numpynet/pytorch s/epoch"]["passed"] is True
     assert by_name["W1 numpynet / its GEMM time"]["value"] == pytest.approx(1.25)
+
+
+def test_w4_is_checked_against_pytorch_and_keras():
+    rows = [{"workload": "W4", "framework": "numpynet", "status": "ok", "median_s": 3.0, "gemm_ratio": 2.0,
+             "traced_peak_bytes": 2**20, "rss_peak_delta_bytes": 2**21, "rss_method": "rss-hwm", "train_bytes": 10},
+            {"workload": "W4", "framework": "pytorch", "status": "ok", "median_s": 2.5, "rss_peak_delta_bytes": 0,
+             "rss_method": "rss-hwm"},
+            {"workload": "W4", "framework": "keras", "status": "ok", "median_s": 2.0, "rss_peak_delta_bytes": 0,
+             "rss_method": "rss-hwm"}]
+    ratios, checks = bench.summarize(rows)
+    assert ratios == {"W4": {"pytorch": pytest.approx(1.2), "keras": pytest.approx(1.5)}}
+    by_name = {c["check"]: c for c in checks}
+    assert set(by_name) == {"W4 numpynet/pytorch s/epoch", "W4 numpynet/keras s/epoch"}
+    assert (by_name["W4 numpynet/pytorch s/epoch"]["bound"], by_name["W4 numpynet/pytorch s/epoch"]["passed"]) == \
+        (1.5, True)
+    assert (by_name["W4 numpynet/keras s/epoch"]["bound"], by_name["W4 numpynet/keras s/epoch"]["passed"]) == \
+        (1.0, False)
+    lines = bench.memory_lines(rows)      # peak memory of fit, every framework, numpynet's traced peak too
+    assert len(lines) == 3 and "W4 numpynet: peak of fit 2 MB" in lines[0] and "tracemalloc" in lines[0]
 
 
 def test_busy_host_rows_are_flagged():
@@ -134,6 +155,9 @@ def test_workloads_follow_the_design_table():
     assert (WORKLOADS["W1"].hidden, WORKLOADS["W1"].activation, WORKLOADS["W1"].batch_size) == ((200,), "sigmoid", 64)
     assert (WORKLOADS["W2"].hidden, WORKLOADS["W2"].momentum, WORKLOADS["W2"].n_train) == ((300, 100), 0.9, 60_000)
     assert WORKLOADS["W3"].image and WORKLOADS["W3"].batch_size == 32 and WORKLOADS["W3"].n_train == 2_000
+    w4 = WORKLOADS["W4"]
+    assert (w4.network, w4.pad, w4.width, w4.n_train, w4.batch_size) == ("mobilenet_v2", 2, 1.0, 2_000, 32)
+    assert (w4.lr, w4.momentum, w4.l2) == (0.05, 0.9, 0.0)
     assert workload("W2", epochs=3).epochs == 3 and workload("W2", quick=True).n_train < 60_000
 
 
@@ -154,3 +178,142 @@ def test_floor_bare_loop_trains_and_is_timed_next_to_numpynet():
     seconds = result["seconds"]          # the first round is dropped: one ratio of the second round's epochs
     assert result["numpynet_over_bare"] == pytest.approx(seconds["numpynet"][1] / seconds["bare"][1])
     assert result["bare_test_accuracy"] > 0.5 and result["numpynet_test_accuracy"] > 0.5
+
+
+def test_w4_images_are_zero_padded_to_32x32():
+    wl = workload("W4", quick=True)
+    (X, y), (Xt, yt), name = load_data(wl, "synthetic")
+    assert name == "synthetic" and X.dtype == np.float32
+    assert X.shape == (wl.n_train, 32, 32, 1) and Xt.shape == (wl.n_test, 32, 32, 1)
+    (X28, _), _ = synthetic_data(wl.n_train, wl.n_test, image=True)
+    np.testing.assert_array_equal(X[:, 2:30, 2:30], X28)          # 2 zero pixels on every side, the image inside
+    border = np.ones((32, 32), bool)
+    border[2:30, 2:30] = False
+    assert not X[:, border].any()
+
+
+# ---------------------------------------------------------------------------------------------------- W4 peers
+def test_mobilenet_plan():
+    plan = mobilenet.plan(1.0)
+    blocks = plan["blocks"]
+    assert (plan["stem"], plan["first"], plan["head"], len(blocks)) == (32, 16, 1280, 16)
+    assert [b[2] for b in blocks] == list(mobilenet.BLOCK_CHANNELS)
+    assert [i for i, b in enumerate(blocks) if b[3] == 2] == [1, 3, 6, 13]
+    assert all(b[1] == 6 * b[0] for b in blocks)
+    assert [i for i, b in enumerate(blocks) if b[4]] == [4, 7, 8, 10, 11, 14]      # stride 1 and c_in == c_out
+    assert [mobilenet.channels(c, 0.25) for c in (32, 16, 24, 96, 160, 1280)] == [8, 8, 8, 24, 40, 320]
+    assert mobilenet.same_padding(32, 3, 2) == (0, 1) and mobilenet.same_padding(33, 3, 2) == (1, 1)
+    assert mobilenet.penalty_coefficients(None) == (0.0, 0.0)
+    assert mobilenet.penalty_coefficients("l2(lambd=0.01)") == (0.0, 0.005)      # ½·λ·Σw² is Keras's l2 = λ/2
+    assert mobilenet.penalty_coefficients("l1l2(l1=0.1, l2=0.2)") == (0.1, 0.2)
+
+
+def test_mobilenet_width_rounding_is_numpynets():
+    from numpynet import applications
+
+    for width in (0.1, 0.25, 0.35, 0.5, 0.75, 1.0, 1.3, 1.4, 2.0):
+        for count in (16, 24, 32, 64, 96, 160, 320, 1280):
+            assert mobilenet.channels(count, width) == applications.scaled_channels(count, width), (count, width)
+
+
+@pytest.fixture(scope="module")
+def keras():
+    from tf_parity_common import keras  # TensorFlow on the CPU (skipped without it unless NUMPYNET_REQUIRE_TF=1)
+
+    return keras
+
+
+@pytest.fixture(scope="module")
+def torch():
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    return torch
+
+
+@pytest.fixture(scope="module")
+def keras_w4(keras):
+    """W4's network in Keras, full width, float64 (built once: a functional MobileNetV2 takes seconds)."""
+    return mobilenet.keras_mobilenet_v2((32, 32, 1), 10, width=1.0, dtype="float64")
+
+
+def _keras_param_count(model):
+    return model.count_params(), sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+
+
+def test_numpynet_mobilenet_has_the_keras_parameters(keras_w4, keras):
+    import numpynet as nn
+
+    for width, reference in ((1.0, keras_w4), (0.35, None)):
+        ours = nn.applications.mobilenet_v2(input_shape=(32, 32, 1), classes=10, width=width)
+        theirs = reference or mobilenet.keras_mobilenet_v2((32, 32, 1), 10, width=width)
+        shapes = sorted(tuple(w.shape) for w in ours.get_weights())
+        assert shapes == sorted(tuple(w.shape) for w in theirs.get_weights()), width
+        total = ours.count_params() if hasattr(ours, "count_params") else sum(w.size for w in ours.get_weights())
+        assert total == theirs.count_params(), width          # BatchNorm moving mean/variance included
+
+
+def test_torch_mobilenet_has_the_keras_parameters(keras_w4, torch):
+    model = mobilenet.torch_mobilenet_v2((32, 32, 1), 10, width=1.0)
+    total, trainable = _keras_param_count(keras_w4)
+    assert total == 2_270_218 and trainable == 2_236_106
+    # PyTorch's parameters are Keras's trainable weights; its BatchNorm running statistics are buffers.
+    assert sum(p.numel() for p in model.parameters()) == trainable
+    assert mobilenet.torch_count_params(model) == total
+
+
+def test_torch_mobilenet_forward_and_backward_at_a_tiny_width(torch):
+    model = mobilenet.torch_mobilenet_v2((32, 32, 1), 10, width=0.25, regularizer="l2(l2=1e-3)")
+    x = torch.rand(3, 1, 32, 32)
+    logits = model(x)
+    assert tuple(logits.shape) == (3, 10) and torch.isfinite(logits).all()
+    loss = torch.nn.functional.cross_entropy(logits, torch.tensor([0, 1, 2])) + model.penalty()
+    loss.backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+    assert len(model.kernels()) == 1 + 2 + 16 * 3 + 1 + 2        # stem, first block, 16 bottlenecks, head, Dense W, b
+    odd = mobilenet.torch_mobilenet_v2((33, 35, 3), 7, width=0.25).eval()
+    with torch.no_grad():
+        assert tuple(odd(torch.rand(2, 3, 33, 35)).shape) == (2, 7)
+
+
+def _randomize_batchnorm(model, rng):
+    """Non-trivial BatchNorm weights and moving statistics (fresh ones are 1, 0, 0, 1 and would hide a mistake)."""
+    for layer in model.layers:
+        if type(layer).__name__ == "BatchNormalization":
+            gamma, beta, mean, var = layer.get_weights()
+            layer.set_weights([rng.uniform(0.5, 1.5, gamma.shape), rng.normal(0, 0.1, beta.shape),
+                               rng.normal(0, 0.1, mean.shape), rng.uniform(0.5, 1.5, var.shape)])
+
+
+@pytest.mark.parametrize("input_shape, width", [((32, 32, 1), 1.0), ((33, 31, 2), 0.5)])
+def test_torch_mobilenet_computes_what_keras_computes(keras_w4, keras, torch, input_shape, width):
+    # Keras's weights copied into the PyTorch network: the same logits in float64, in inference (moving statistics)
+    # and training mode (batch statistics). Odd sizes check Keras's asymmetric "same" padding of the stem.
+    rng = np.random.default_rng(0)
+    theirs = keras_w4 if (input_shape, width) == ((32, 32, 1), 1.0) else \
+        mobilenet.keras_mobilenet_v2(input_shape, 10, width=width, dtype="float64")
+    _randomize_batchnorm(theirs, rng)
+    ours = mobilenet.torch_mobilenet_v2(input_shape, 10, width=width).double()
+    assert mobilenet.copy_keras_weights(theirs, ours) == theirs.count_params()
+    x = rng.random((4, *input_shape))
+    x_nchw = torch.from_numpy(x.transpose(0, 3, 1, 2).copy())
+    for training in (False, True):
+        expected = np.asarray(theirs(x, training=training))
+        ours.train(training)
+        with torch.no_grad():
+            got = ours(x_nchw).numpy()
+        assert got.shape == (4, 10)
+        assert np.max(np.abs(got - expected)) <= 1e-10 * max(1.0, np.max(np.abs(expected))), training
+
+
+def test_w4_pytorch_runner(torch):
+    # The PyTorch runner on a W4 cut down to 2 batches of 32 per epoch at width 0.25: it trains and reports.
+    from dataclasses import replace
+
+    from benchmarks import peers
+
+    wl = replace(workload("W4", quick=True), n_train=64, n_test=32)
+    (X, y), (Xt, yt), _ = load_data(wl, "synthetic")
+    timer = bench.Timer()
+    out = peers.run_pytorch(wl, ((X, y), (Xt, yt)), timer)
+    assert len(timer.seconds) == wl.epochs == 2 and timer.rss_delta >= 0
+    assert 0.0 <= out["test_accuracy"] <= 1.0 and np.isfinite(out["train_loss"])

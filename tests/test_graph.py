@@ -265,3 +265,15 @@ def test_user_layers_round_trip_by_registry_or_custom_objects(tmp_path):
     assert isinstance(loaded.layers[0], TimesTwo) and loaded.layers[1].c == 0.5
     with pytest.raises(SpecError, match="Layer subclass"):
         nn.load_model(tmp_path / "u.npz", custom_objects={"Shift": print})
+
+
+def test_inference_batch_bounds_the_cached_outputs_of_big_conv_nets():
+    from numpynet.model import INFERENCE_BATCH, INFERENCE_MEMORY
+    small = residual_model()
+    assert small._inference_batch() == INFERENCE_BATCH
+    mobile = nn.applications.mobilenet_v2(input_shape=(32, 32, 1), classes=10, width=0.5, seed=0)
+    per_image = sum(2 * np.prod(step.layer.output_shape[1:]) * 4 for step in mobile._steps)
+    assert mobile._inference_batch() < INFERENCE_BATCH
+    assert mobile._inference_batch() * per_image <= INFERENCE_MEMORY
+    X = np.random.default_rng(0).random((40, 32, 32, 1))
+    np.testing.assert_allclose(mobile.predict(X), mobile.predict(X, batch_size=7), rtol=1e-5, atol=1e-6)

@@ -208,15 +208,16 @@ class Layer(Configurable):
         return int(sum(p.size for p in self.params.values()))
 
     def get_config(self):
+        """Constructor arguments; initializer/regularizer/constraint/activation objects as their spec strings."""
         config = super().get_config()
-        for key in ("kernel_regularizer", "bias_regularizer", "activity_regularizer", "kernel_constraint",
-                    "bias_constraint", "kernel_initializer", "bias_initializer", "activation",
-                    "beta_regularizer", "gamma_regularizer", "beta_constraint", "gamma_constraint",
-                    "beta_initializer", "gamma_initializer", "moving_mean_initializer",
-                    "moving_variance_initializer"):
-            if key in config and config[key] is not None and not isinstance(config[key], (str, int, float)):
-                config[key] = str(config[key])
+        for key, value in config.items():
+            if (key.endswith(_OBJECT_SUFFIXES) and value is not None
+                    and not isinstance(value, (str, int, float))):
+                config[key] = str(value)
         return config
+
+
+_OBJECT_SUFFIXES = ("_initializer", "_regularizer", "_constraint", "activation")
 
 
 def _accept_input_shape(init):

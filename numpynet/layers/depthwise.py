@@ -140,9 +140,6 @@ def _positive_int(owner, arg, value):
     return int(value)
 
 
-_OBJECT_SUFFIXES = ("_initializer", "_regularizer", "_constraint")
-
-
 class _DepthwiseBase(Layer):
     """What DepthwiseConv2D and SeparableConv2D share: the window arguments, the shape checks, the depthwise pass
     and its gradient (the layers add the bias, the pointwise product and the activation)."""
@@ -215,13 +212,6 @@ class _DepthwiseBase(Layer):
 
     def _dz(self, dy):
         return dy if self.output_logits else self.activation.backward(dy, self.z, self.y)
-
-    def get_config(self):
-        config = super().get_config()
-        for key, value in config.items():   # initializer/regularizer/constraint objects as their spec strings
-            if key.endswith(_OBJECT_SUFFIXES) and value is not None and not isinstance(value, (str, int, float)):
-                config[key] = str(value)
-        return config
 
 
 @registry.register("depthwise_conv2d", "depthwiseconv2d", "depthwise_convolution2d", "depthwise")
