@@ -1,7 +1,8 @@
 """Callbacks: hooks the training loop calls at the start/end of training, of each epoch and of each batch.
 
 Same names and semantics as Keras: ``History``, ``EarlyStopping``, ``LearningRateScheduler``, ``CSVLogger``,
-``TerminateOnNaN``, plus ``ProgressBar`` (a progressbar2 bar, ``verbose=1``) and ``EpochLogger`` (``verbose=2``).
+``TerminateOnNaN``, plus ``ProgressBar`` (a progressbar2 bar, ``verbose=1``), ``EpochLogger`` (``verbose=2``) and
+``RegularizationLogger`` (``sum(model.losses)`` after every epoch, into the logs and the history).
 """
 
 from __future__ import annotations
@@ -155,6 +156,44 @@ class LearningRateScheduler(Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs["learning_rate"] = float(self.model.optimizer.learning_rate_at())
+
+
+class RegularizationLogger(Callback):
+    """Logs the model's regularization loss, ``sum(model.losses)``, at the end of every epoch.
+
+    The value goes into the epoch's logs under ``key`` (default ``"reg_penalty"``), so ``fit``'s History records
+    it (``hist.history["reg_penalty"]``) and CSVLogger / EarlyStopping see it; it is also kept in ``self.values``
+    (one float per epoch) and, before the first epoch, in ``self.initial``. It is the Keras idiom
+    ``logs["reg_penalty"] = float(sum(model.losses))`` written once.
+
+    How it differs from ``history["reg_loss"]``: ``reg_loss`` is the mean over the epoch's batches of the penalty
+    *as each batch was trained* (the penalty part of ``loss``); ``reg_penalty`` is the penalty of the weights as the
+    epoch *ended*. Both are weight penalties only (kernels, biases); activity penalties depend on the data and are
+    in ``reg_loss`` alone. A model without regularizers logs 0.0.
+    """
+
+    def __init__(self, key="reg_penalty"):
+        if not isinstance(key, str) or not key:
+            raise SpecError(f"RegularizationLogger: argument 'key' must be a non-empty string, got {key!r}")
+        self.key = key
+        self.values = []
+        self.initial = None
+
+    def _current(self):
+        return float(sum(self.model.losses))
+
+    def on_train_begin(self, logs=None):
+        self.values = []
+        self.initial = self._current()
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = self._current()
+        self.values.append(value)
+        if logs is not None:
+            logs[self.key] = value
+
+    def __repr__(self):
+        return f"<RegularizationLogger key={self.key!r} epochs={len(self.values)}>"
 
 
 class TerminateOnNaN(Callback):

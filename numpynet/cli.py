@@ -5,6 +5,7 @@
                        [--plot curves.png]
     numpynet compare   --data auto --preset regularizers [--jobs N] [--scheduler ADDRESS] [--out DIR]
     numpynet compare   --data digits --configs none "l1(lambd=1e-4)" "l2(lambd=0.01)+dropout(0.2)"
+    numpynet compare   --data auto --preset mobilenet [--width 1] [--epochs 5] [--out DIR]
     numpynet gradcheck --hidden 5 --activation tanh --regularizer "l2(lambd=0.1)"
     numpynet gradcheck --model m.npz
 
@@ -45,6 +46,16 @@ def _positive_int(text, expected="a positive integer"):
         value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+    return value
+
+
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0.0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
     return value
 
 
@@ -97,9 +108,13 @@ def build_parser():
     p = sub.add_parser("compare", help="train a grid of configurations and compare them",
                        description="Train each configuration (in parallel with --jobs), print a table, and with "
                                    "--out write results.csv, results.json and figures (curves.png, losses.png, "
-                                   "weights.png). A configuration is a regularization spec: 'none', "
-                                   "'l1(lambd=1e-4)', 'dropout(0.2)', 'batchnorm', or parts joined by '+'.")
+                                   "weights.png, reg_penalty.png). A configuration is a regularization spec: "
+                                   "'none', 'l1(lambd=1e-4)', 'dropout(0.2)', 'batchnorm', or parts joined by '+'. "
+                                   "--preset mobilenet is the L1/L2-on-MobileNetV2 experiment (32x32 images; "
+                                   "NUMPYNET_FAST=1 shrinks it to seconds).")
     _add_data_args(p, "digits")
+    p.add_argument("--n-test", type=_n_train, default=None, metavar="N",
+                   help="number of test images, or 'all' (default: the preset's budget, else all)")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--configs", nargs="+", metavar="SPEC", help="configurations as regularization specs")
     which.add_argument("--preset", type=str.lower, choices=sorted(PRESETS),
@@ -111,6 +126,12 @@ def build_parser():
     p.add_argument("--seed", type=int, help="override every configuration's seed")
     p.add_argument("--epochs", type=_positive_int, help="epochs (default: the preset's budget for the dataset)")
     p.add_argument("--batch-size", type=_positive_int)
+    p.add_argument("--width", type=_positive_float, metavar="W",
+                   help="channel width of the MobileNetV2 configurations (--preset mobilenet: default 0.5, "
+                        "1 = the full network)")
+    p.add_argument("--bn-momentum", type=float, metavar="M",
+                   help="momentum of every BatchNormalization layer's moving averages (--preset mobilenet: 0.9; "
+                        "Keras's default is 0.99)")
     p.add_argument("--jobs", type=int, default=None,
                    help="worker processes (default: one per CPU core, at most one per configuration)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask cluster, e.g. tcp://host:8786")
@@ -133,11 +154,13 @@ def build_parser():
 
 # ================================================================================================ commands
 
-def _load(args, budget_n_train=None):
+def _load(args, budget_n_train=None, budget_n_test=None, **options):
     from .experiments import load_data
     n_train = args.n_train if args.n_train is not None else budget_n_train
+    n_test = getattr(args, "n_test", None)
+    n_test = n_test if n_test is not None else budget_n_test
     return load_data(args.data, n_train=None if n_train == "all" else n_train,
-                     validation_split=args.validation_split)
+                     validation_split=args.validation_split, n_test=None if n_test == "all" else n_test, **options)
 
 
 def cmd_train(args):
@@ -177,8 +200,9 @@ def _require_matplotlib():
 
 
 def cmd_compare(args):
-    from .experiments import DEFAULT_BUDGET, PRESETS, make_configs, resolve_data_name, run_grid
+    from .experiments import DEFAULT_BUDGET, PRESETS, fast_mode, make_configs, resolve_data_name, run_grid
     data_name = resolve_data_name(args.data)
+    report, data_options, n_test, fast = (), {}, None, False
     if args.configs:
         budget = DEFAULT_BUDGET.get(data_name, {})
         configs = make_configs(args.configs)
@@ -188,20 +212,28 @@ def cmd_compare(args):
     else:
         preset = PRESETS[args.preset or "regularizers"]
         configs = preset.configs_for(data_name, args.epochs)
-        n_train = preset.n_train_for(data_name)
+        n_train, n_test = preset.n_train_for(data_name), preset.n_test_for(data_name)
+        report, data_options = preset.report, dict(preset.data_options)
+        fast = preset.fast_budget is not None and fast_mode()
     overrides = {key: value for key, value in (
         ("hidden_dims", tuple(args.hidden) if args.hidden else None), ("activation", args.activation),
-        ("optimizer", args.optimizer), ("seed", args.seed), ("batch_size", args.batch_size)) if value is not None}
+        ("optimizer", args.optimizer), ("seed", args.seed), ("batch_size", args.batch_size),
+        ("width", args.width), ("bn_momentum", args.bn_momentum)) if value is not None}
     configs = [c.replace(**overrides) for c in configs]
     args.data = data_name
-    data = _load(args, budget_n_train=n_train)
+    data = _load(args, budget_n_train=n_train, budget_n_test=n_test, **data_options)
     print(data.describe())
-    print(f"{len(configs)} configurations, {configs[0].epochs} epochs each, batch {configs[0].batch_size}; "
-          f"{_where(args, len(configs))}")
+    network = "" if configs[0].architecture == "dfn" else f"{configs[0].architecture} width {configs[0].width:g}, "
+    print(f"{len(configs)} configurations, {network}{configs[0].epochs} epochs each, batch {configs[0].batch_size}"
+          f"{' (NUMPYNET_FAST budget)' if fast else ''}; {_where(args, len(configs))}")
     start = time.perf_counter()
     results = run_grid(configs, data, jobs=args.jobs, scheduler=args.scheduler, verbose=1)
     print()
     print(results.format())
+    for key in report:
+        title = ("regularization loss sum(model.losses) after each epoch" if key == "reg_penalty" else key)
+        print()
+        print(results.format_history(key, title=title))
     print(f"\ngrid finished in {time.perf_counter() - start:.1f} s")
     if args.out:
         plots = not args.no_plots

@@ -8,6 +8,9 @@ Every function returns the Figure and, given ``path``, also writes it there.
 * :func:`plot_history` — one model: loss (total, data, penalty, validation) and accuracy per epoch.
 * :func:`plot_curves` — a grid: training (solid) and validation (dashed) loss and accuracy per configuration.
 * :func:`plot_loss_split` — a grid: data loss vs regularization loss over the epochs, one panel per configuration.
+* :func:`plot_reg_penalty` — a grid: the regularization loss ``sum(model.losses)`` after each epoch, every
+  configuration on one axis (history key ``reg_penalty``, logged by
+  :class:`~numpynet.callbacks.RegularizationLogger`).
 * :func:`plot_weight_histograms` — a grid: histograms of the learned first-layer weights, one panel per
   configuration, on a shared axis (L1 piles weights at zero, L2 shrinks the whole distribution).
 """
@@ -19,8 +22,9 @@ import os
 
 import numpy as np
 
-#: Written by :func:`save_grid_figures`, in this order.
-GRID_FIGURES = ("curves.png", "losses.png", "weights.png")
+#: Written by :func:`save_grid_figures`, in this order (``reg_penalty.png`` when the histories have ``reg_penalty``,
+#: which every grid run logs).
+GRID_FIGURES = ("curves.png", "losses.png", "weights.png", "reg_penalty.png")
 
 
 def _figure(figsize):
@@ -120,6 +124,47 @@ def plot_loss_split(results, path=None, title=None):
     return _finish(fig, path)
 
 
+def plot_reg_penalty(results, path=None, title=None, key="reg_penalty", log=None, initial=None):
+    """The regularization loss after each epoch, one line per configuration on one axis.
+
+    ``key``: the history key (``"reg_penalty"``: ``sum(model.losses)`` at the end of each epoch, as
+    :class:`~numpynet.callbacks.RegularizationLogger` logs it; ``"reg_loss"``: the epoch's mean over batches).
+    ``initial``: ``{name: value before training}`` drawn at epoch 0 (``RegularizationLogger.initial``); by default
+    taken from GridResults rows (``reg_penalty_initial``) when there are any.
+    ``log``: a logarithmic y axis (None: when every plotted value is positive and they span more than a factor
+    of 20, so that an L1 curve in the tens and an L2 curve in the tenths both show their shape; a zero curve, as
+    "none" draws, then only appears in the legend).
+    """
+    histories = _histories(results)
+    if initial is None:
+        initial = {row["name"]: row.get(f"{key}_initial") for row in getattr(results, "rows", [])}
+    fig = _figure((7, 4.2))
+    ax = fig.subplots()
+    colors = _colors(len(histories))
+    plotted = []
+    for color, (name, h) in zip(colors, histories.items()):
+        values = list(h.get(key) or [])
+        epochs = list(_epochs(values))
+        if values and initial.get(name) is not None:
+            values, epochs = [initial[name]] + values, [0] + epochs
+        if values:
+            ax.plot(epochs, values, "o-", color=color, label=name, markersize=3)
+            plotted.extend(values)
+    positive = [v for v in plotted if v > 0]
+    if log is None:
+        log = bool(positive) and len(positive) == len(plotted) and max(positive) > 20 * min(positive)
+    if log and positive:
+        ax.set_yscale("log")
+    ax.set(xlabel="epoch (0: before training)" if any(v is not None for v in initial.values()) else "epoch",
+           ylabel="sum(model.losses)" if key == "reg_penalty" else key)
+    ax.grid(alpha=0.3)
+    if ax.lines:
+        ax.legend(fontsize="small")
+    _integer_epochs(ax)
+    fig.suptitle(title or "Regularization loss after each epoch")
+    return _finish(fig, path)
+
+
 def plot_weight_histograms(results, path=None, bins=81, title=None, quantile=0.999):
     """Histograms of the learned first-layer weights, one panel per configuration, same bins for all.
 
@@ -152,11 +197,22 @@ def plot_weight_histograms(results, path=None, bins=81, title=None, quantile=0.9
 
 
 def save_grid_figures(results, out_dir):
-    """Write :data:`GRID_FIGURES` (curves, data vs penalty, weight histograms) into ``out_dir``; returns paths."""
+    """Write :data:`GRID_FIGURES` (curves, data vs penalty, weight histograms, penalty per epoch) into
+    ``out_dir``; returns the paths written (``reg_penalty.png`` only when a history has ``reg_penalty``)."""
     os.makedirs(out_dir, exist_ok=True)
-    paths = [os.path.join(out_dir, name) for name in GRID_FIGURES]
-    for fn, path in zip((plot_curves, plot_loss_split, plot_weight_histograms), paths):
-        fn(results, path)
+    label = getattr(results, "weights_label", "W1")
+    weights_title = "Learned first-layer weights" if label == "W1" else "Learned kernel weights (all layers)"
+    makers = {"curves.png": plot_curves, "losses.png": plot_loss_split,
+              "weights.png": lambda r, p: plot_weight_histograms(r, p, title=weights_title),
+              "reg_penalty.png": plot_reg_penalty}
+    has_penalty = any(h.get("reg_penalty") for h in _histories(results).values())
+    paths = []
+    for name in GRID_FIGURES:
+        if name == "reg_penalty.png" and not has_penalty:
+            continue
+        path = os.path.join(out_dir, name)
+        makers[name](results, path)
+        paths.append(path)
     return paths
 
 

@@ -73,6 +73,42 @@ def test_compare_preset_uses_its_configurations(capsys):
     assert "digits: 500 training" in out
 
 
+def test_compare_preset_mobilenet_fast(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("NUMPYNET_FAST", "1")
+    out_dir = tmp_path / "mobilenet"
+    code, out, err = run(["compare", "--preset", "mobilenet", "--data", "digits", "--jobs", "1",
+                          "--out", str(out_dir)], capsys)
+    assert code == 0, err
+    assert "3 configurations, mobilenet_v2 width 0.25, 2 epochs each, batch 32 (NUMPYNET_FAST budget)" in out
+    assert "images of 32x32x1" in out and "grid 3/3 configurations" in err      # the progress bar
+    table = out[out.index("config  "):out.index("regularization loss sum(model.losses)")]
+    rows = [line.split()[0] for line in table.splitlines()[1:] if line.strip() and not line.startswith("-")]
+    assert rows == ["none", "l1", "l2"] and "s/epoch" in table and "|W|<1e-3" in table
+    curve = out[out.index("regularization loss sum(model.losses)"):]
+    assert "epoch 1" in curve and "epoch 2" in curve
+    assert curve.split("\nnone")[1].split()[:2] == ["0.0000", "0.0000"]
+    png = (out_dir / "reg_penalty.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+    doc = json.loads((out_dir / "results.json").read_text())
+    penalties = {name: doc["histories"][name]["reg_penalty"] for name in ("none", "l1", "l2")}
+    assert penalties["none"] == [0.0, 0.0]
+    assert all(v > 0 for v in penalties["l1"] + penalties["l2"])
+    assert [c["width"] for c in doc["configs"]] == [0.25] * 3
+    assert {c["regularizer"] for c in doc["configs"]} == {None, "l1(l1=0.001)", "l2(l2=0.001)"}
+    with open(out_dir / "results.csv", newline="") as f:
+        assert [r["architecture"] for r in csv.DictReader(f)] == ["mobilenet_v2"] * 3
+
+
+def test_compare_width_and_n_test_options(monkeypatch, capsys):
+    monkeypatch.setenv("NUMPYNET_FAST", "1")
+    code, out, err = run(["compare", "--preset", "mobilenet", "--data", "digits", "--jobs", "1", "--width", "0.3",
+                          "--epochs", "1", "--n-train", "40", "--n-test", "30", "--validation-split", "0.25"],
+                         capsys)
+    assert code == 0, err
+    assert "mobilenet_v2 width 0.3, 1 epochs each" in out
+    assert "digits: 40 training / 10 validation / 30 test images of 32x32x1" in out
+
+
 def test_compare_on_a_dask_scheduler(capsys):
     with LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
                       dashboard_address=None) as cluster:
@@ -114,6 +150,9 @@ def test_gradcheck_on_a_saved_model(tmp_path, capsys):
     (["train", "--epochs", "zero"], ["--epochs"]),
     (["bake"], ["bake"]),
     (["gradcheck", "--model", "/nonexistent/m.npz"], ["/nonexistent/m.npz"]),
+    (["compare", "--preset", "quick", "--data", "digits", "--width", "0.5"], ["width", "mobilenet_v2"]),
+    (["compare", "--preset", "mobilenet", "--data", "digits", "--width", "-1"], ["--width", "positive"]),
+    (["compare", "--preset", "mobilenet", "--data", "digits", "--hidden", "32"], ["hidden_dims"]),
     (["train", "--data", "digits", "--n-train", "5000", "--epochs", "1"], ["do not fit"]),
 ])
 def test_bad_input_is_one_line_and_exit_2(argv, words, capsys):

@@ -228,8 +228,8 @@ def _is_png(path):
 def test_figures_are_written(serial, tmp_path):
     paths = serial.save(tmp_path / "out")
     names = sorted(p.rsplit("/", 1)[-1] for p in paths)
-    assert names == ["curves.png", "losses.png", "results.csv", "results.json", "weights.png"]
-    for name in ("curves.png", "losses.png", "weights.png"):
+    assert names == ["curves.png", "losses.png", "reg_penalty.png", "results.csv", "results.json", "weights.png"]
+    for name in ("curves.png", "losses.png", "weights.png", "reg_penalty.png"):
         assert _is_png(tmp_path / "out" / name)
     from numpynet import plots
     fig = plots.plot_history(serial.histories["l2(lambd=0.01)"], tmp_path / "h.png", title="l2")
@@ -237,3 +237,163 @@ def test_figures_are_written(serial, tmp_path):
     assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 4   # loss, data, penalty, validation
     fig = plots.plot_weight_histograms(serial)
     assert len([ax for ax in fig.axes if ax.get_visible()]) == len(serial)
+
+
+# ------------------------------------------------------------------------------------------------ every grid logs
+#                                                                                 sum(model.losses) per epoch
+
+def test_grids_log_the_penalty_after_each_epoch(serial):
+    for name in serial.names:
+        h = serial.histories[name]
+        assert len(h["reg_penalty"]) == 2 and serial[name]["reg_penalty"] == h["reg_penalty"][-1]
+    assert serial.histories["none"]["reg_penalty"] == [0.0, 0.0]
+    assert all(v > 0 for v in serial.histories["l2(lambd=0.01)"]["reg_penalty"])
+    assert serial.weights_label == "W1" and "|W1|<1e-3" in serial.format()
+    assert serial["none"]["reg_penalty_initial"] == 0.0 and serial["l2(lambd=0.01)"]["reg_penalty_initial"] > 0
+    text = serial.format_history("reg_penalty")
+    assert "start" in text and "epoch 2" in text and all(name in text for name in serial.names)
+
+
+# ------------------------------------------------------------------------------------------------ MobileNetV2
+
+
+def test_to_image_size_pads_and_upscales():
+    rng = np.random.default_rng(0)
+    fashion = rng.random((3, 28, 28, 1), dtype=np.float32)
+    out = ex.to_image_size(fashion, 32)
+    assert out.shape == (3, 32, 32, 1) and out.dtype == np.float32
+    np.testing.assert_array_equal(out[:, 2:30, 2:30], fashion)     # a 2-pixel zero border
+    assert out.sum() == pytest.approx(fashion.sum())
+    digits = rng.random((2, 8, 8, 1))
+    up = ex.to_image_size(digits, 32)                                # each pixel repeated 4x4
+    np.testing.assert_array_equal(up[:, ::4, ::4], digits)
+    np.testing.assert_array_equal(up[:, 3::4, 1::4], digits)
+    odd = ex.to_image_size(np.ones((1, 5, 5, 1)), 12)               # factor 2 -> 10x10, then 1 pixel each side
+    assert odd.sum() == 100 and odd[0, 0].sum() == 0 and odd[0, 1:11, 1:11].all()
+    uneven = ex.to_image_size(np.ones((1, 7, 7, 1)), 10)            # 3 pixels of border: 1 top/left, 2 bottom/right
+    assert uneven[0, 1:8, 1:8].all() and uneven.sum() == 49 and not uneven[0, 8:].any()
+    with pytest.raises(DataError, match="do not fit"):
+        ex.to_image_size(fashion, 16)
+    with pytest.raises(DataError, match="NHWC"):
+        ex.to_image_size(np.ones((2, 64)), 32)
+
+
+def test_load_data_with_image_size():
+    d = ex.load_data("digits", n_train=100, n_test=50, image_size=32)
+    assert d.X_train.shape == (100, 32, 32, 1) and d.X_val.shape == (10, 32, 32, 1)
+    assert d.X_test.shape == (50, 32, 32, 1) and "images of 32x32x1" in d.describe()
+    flat = ex.load_data("digits", n_train=100, n_test=50)
+    np.testing.assert_array_equal(d.X_train[:, ::4, ::4, 0].reshape(100, 64), flat.X_train)
+    np.testing.assert_array_equal(d.y_test, flat.y_test)
+
+
+def test_mobilenet_config_validation():
+    c = ex.MOBILENET_BASE
+    assert (c.architecture, c.width, c.hidden_dims, c.activation) == ("mobilenet_v2", 0.5, (), "relu6")
+    assert "mobilenet_v2 width 0.5" in c.describe()
+    assert ex.Config(architecture="MobileNet_V2").hidden_dims == ()     # the DFN default (200,) is dropped
+    with pytest.raises(SpecError, match="architecture"):
+        ex.Config(architecture="resnet50")
+    with pytest.raises(SpecError, match="width"):
+        ex.Config(width=0.5)                                           # width is for MobileNetV2 only
+    with pytest.raises(SpecError, match="width"):
+        c.replace(width=0)
+    with pytest.raises(SpecError, match="hidden_dims"):
+        c.replace(hidden_dims=(64,))
+    with pytest.raises(SpecError, match="dropout"):
+        ex.make_config("l2(l2=0.001)+dropout(0.2)", base=c)
+    with pytest.raises(SpecError, match="activation"):
+        c.replace(activation="tanh")
+
+
+def test_mobilenet_preset_definition(monkeypatch):
+    preset = ex.PRESETS["mobilenet"]
+    assert [c.name for c in preset.configs] == ["none", "l1", "l2"]
+    assert [c.regularizer for c in preset.configs] == [None, "l1(l1=0.001)", "l2(l2=0.001)"]
+    assert all(c.architecture == "mobilenet_v2" and c.optimizer == "sgd(lr=0.01, momentum=0.9)"
+               and c.batch_size == 32 for c in preset.configs)
+    assert preset.data_options == {"image_size": 32} and preset.report == ("reg_penalty",)
+    monkeypatch.delenv("NUMPYNET_FAST", raising=False)
+    assert {c.width for c in preset.configs_for("fashion-mnist")} == {0.5}
+    assert preset.n_train_for("fashion-mnist") == 2000 and preset.n_test_for("fashion-mnist") == 2000
+    assert {c.epochs for c in preset.configs_for("digits", epochs=7)} == {7}
+    monkeypatch.setenv("NUMPYNET_FAST", "1")
+    fast = preset.configs_for("fashion-mnist")
+    assert {c.width for c in fast} == {0.25} and {c.epochs for c in fast} == {2}
+    assert preset.n_train_for("digits") <= 128
+    # presets without a fast budget are unchanged by NUMPYNET_FAST
+    assert ex.PRESETS["reference"].n_train_for("fashion-mnist") == 20000
+
+
+def test_mobilenet_needs_images_and_sets_bn_momentum():
+    with pytest.raises(DataError, match="image_size"):
+        ex.build_model(ex.MOBILENET_BASE, 10, (None, 64))
+    model = ex.build_model(ex.MOBILENET_BASE.replace(width=0.25, regularizer="l1(l1=0.001)"), 10, (5, 32, 32, 1))
+    assert model.output_shape == (None, 10) and len(model.losses) > 50
+    bns = [layer for layer in model.layers if isinstance(layer, nn.layers.BatchNormalization)]
+    assert len(bns) == 52 and {layer.momentum for layer in bns} == {0.9}
+    keras_default = ex.build_model(ex.MOBILENET_BASE.replace(width=0.25, bn_momentum=None), 10, (5, 32, 32, 1))
+    assert {layer.momentum for layer in keras_default.layers
+            if isinstance(layer, nn.layers.BatchNormalization)} == {0.99}
+    dfn = ex.build_model(ex.make_config("batchnorm", base=QUICK.replace(bn_momentum=0.8)), 10, (None, 64))
+    assert dfn.layers[1].momentum == 0.8
+    with pytest.raises(SpecError, match="bn_momentum"):
+        ex.Config(bn_momentum=1.5)
+
+
+@pytest.fixture(scope="module")
+def mobilenet_setup():
+    preset = ex.PRESETS["mobilenet"]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("NUMPYNET_FAST", "1")
+        configs = preset.configs_for("digits")
+        data = ex.load_data("digits", n_train=preset.n_train_for("digits"), n_test=preset.n_test_for("digits"),
+                            **preset.data_options)
+    return configs, data
+
+
+@pytest.fixture(scope="module")
+def mobilenet_grid(mobilenet_setup):
+    return ex.run_grid(*mobilenet_setup, jobs=1, verbose=0)
+
+
+def test_mobilenet_grid_is_the_same_serial_and_in_parallel(mobilenet_setup, mobilenet_grid):
+    # one BLAS thread per MobileNetV2 configuration, serial or in a worker: the same float32 sums
+    configs, data = mobilenet_setup
+    parallel = ex.run_grid(configs[1:], data, jobs=2, verbose=0)
+    assert _without_timing(parallel.rows) == _without_timing(mobilenet_grid.rows[1:])
+    for name in parallel.names:
+        assert parallel.histories[name]["loss"] == mobilenet_grid.histories[name]["loss"]
+        np.testing.assert_array_equal(parallel.weights[name], mobilenet_grid.weights[name])
+
+
+def test_mobilenet_grid_rows_and_penalty_curves(mobilenet_grid):
+    res = mobilenet_grid
+    assert res.names == ["none", "l1", "l2"] and res.weights_label == "W"
+    for row in res:
+        assert row["epochs"] == 2 and row["seconds_per_epoch"] > 0 and row["data_loss"] > 0
+        assert 0.0 <= row["test_accuracy"] <= 1.0 and row["params"] > 10000
+    curves = {name: res.histories[name]["reg_penalty"] for name in res.names}
+    assert curves["none"] == [0.0, 0.0]
+    assert all(v > 0 for v in curves["l1"]) and all(v > 0 for v in curves["l2"])
+    assert res["l1"]["reg_penalty"] == curves["l1"][-1] and res["none"]["reg_loss"] == 0.0
+    # every kernel of the network is described, not only the first convolution
+    assert res.weights["l1"].size > 10 * 3 * 3 * 8
+    text = res.format()
+    assert "|W|<1e-3" in text and all(name in text for name in res.names)
+
+
+def test_mobilenet_grid_figures(mobilenet_grid, tmp_path):
+    from numpynet import plots
+    paths = mobilenet_grid.save(tmp_path)
+    assert str(tmp_path / "reg_penalty.png") in paths
+    assert _is_png(tmp_path / "reg_penalty.png") and _is_png(tmp_path / "weights.png")
+    fig = plots.plot_reg_penalty(mobilenet_grid)
+    assert [line.get_label() for line in fig.axes[0].lines] == ["none", "l1", "l2"]
+    l1_line = fig.axes[0].lines[1]           # epoch 0 is the penalty before training, then one point per epoch
+    assert list(l1_line.get_xdata()) == [0, 1, 2]
+    assert list(l1_line.get_ydata()) == [mobilenet_grid["l1"]["reg_penalty_initial"]] + \
+        mobilenet_grid.histories["l1"]["reg_penalty"]
+    assert fig.axes[0].get_yscale() == "linear"     # a zero curve ("none") keeps the axis linear
+    fig = plots.plot_reg_penalty({k: v for k, v in mobilenet_grid.histories.items() if k != "none"}, log=True)
+    assert fig.axes[0].get_yscale() == "log"
