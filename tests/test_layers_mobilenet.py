@@ -3,6 +3,7 @@ and Reshape — gradients (float64 central differences), naive-loop references, 
 
 import numpy as np
 import pytest
+from test_layers_conv import built, images  # the same two helpers: random images, a layer built for a shape
 
 import numpynet as nn
 from numpynet.errors import ShapeError, SpecError
@@ -19,17 +20,6 @@ from numpynet.layers import (
 )
 from numpynet.layers.conv import _Window
 from numpynet.layers.depthwise import depthwise_input_grad
-
-
-def images(shape, seed=1):
-    return np.random.default_rng(seed).standard_normal(shape)
-
-
-def built(layer, input_shape, dtype=np.float64, seed=0):
-    layer.dtype = dtype
-    layer.set_rng(np.random.default_rng(seed))
-    layer.build((None,) + tuple(input_shape[1:]))
-    return layer
 
 
 def ids(kwargs):

@@ -20,6 +20,14 @@ def _describe(shapes):
     return shape_text([tuple(s) for s in shapes])
 
 
+def _sum(xs):
+    """x_0 + x_1 + ... in one new array (the inputs are never written)."""
+    y = xs[0] + xs[1]
+    for x in xs[2:]:
+        y += x
+    return y
+
+
 class _Merge(Layer):
     """Shared parts: argument checks and the equal-shape rule."""
 
@@ -75,11 +83,8 @@ class Add(_Merge):
 
     def forward(self, xs, training=False):
         self._check_arrays(xs)
-        y = xs[0] + xs[1]
-        for x in xs[2:]:
-            y += x
         self.k = len(xs)
-        return y
+        return _sum(xs)
 
     def backward(self, dy):
         return [dy] * self.k
@@ -128,10 +133,8 @@ class Average(_Merge):
 
     def forward(self, xs, training=False):
         self._check_arrays(xs)
-        y = xs[0] + xs[1]
-        for x in xs[2:]:
-            y += x
         self.k = len(xs)
+        y = _sum(xs)
         y *= y.dtype.type(1.0 / self.k)
         return y
 
