@@ -17,7 +17,7 @@ Both walks use an explicit stack, so a chain of thousands of layers needs no rec
 from __future__ import annotations
 
 from .errors import ShapeError, SpecError
-from .layers.base import Layer, registry
+from .layers.base import Layer, registry, sample_shape
 
 
 class SymbolicTensor:
@@ -175,7 +175,7 @@ class InputLayer(Layer):
 
     def __init__(self, shape, name=None):
         super().__init__(name=name)
-        self.shape = check_input_shape_arg(shape)
+        self.shape = sample_shape(shape, "Input", "shape")
 
     def compute_output_shape(self, input_shape):
         return (None,) + self.shape
@@ -185,16 +185,6 @@ class InputLayer(Layer):
 
     def backward(self, dy):
         return dy
-
-
-def check_input_shape_arg(shape, owner="Input"):
-    if isinstance(shape, int) and not isinstance(shape, bool):
-        shape = (shape,)
-    if not isinstance(shape, (tuple, list)) or not shape or not all(
-            d is None or (isinstance(d, int) and not isinstance(d, bool) and d > 0) for d in shape):
-        raise SpecError(f"{owner}: argument 'shape' must be a non-empty tuple of positive integers (or None), "
-                        f"without the batch axis, e.g. shape=(32, 32, 1); got {shape!r}")
-    return tuple(shape)
 
 
 def Input(shape, name=None):

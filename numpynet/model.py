@@ -267,7 +267,6 @@ class Model:
                 layer.output_logits = True
                 self._train_losses[i] = _losses.get("softmax_cross_entropy" if wanted == "softmax"
                                                     else "binary_crossentropy(from_logits=True)")
-        self._train_loss = self._train_losses[0]
 
     def _require_compiled(self):
         if self.loss is None or self.optimizer is None:
@@ -765,7 +764,7 @@ class Model:
     # ------------------------------------------------------------------------------------------------ info
     def summary(self, print_fn=print):
         """Print a Keras-style table: layer, output shape, parameter count (and, for a graph, what it reads)."""
-        graph = type(self) is Model or not isinstance(self, Sequential)
+        graph = not isinstance(self, Sequential)
         header = ("Layer (type)", "Output Shape", "Param #") + (("Connected to",) if graph else ())
         rows = []
         if graph:

@@ -228,14 +228,19 @@ def _accept_input_shape(init):
     def __init__(self, *args, input_shape=None, **kwargs):
         init(self, *args, **kwargs)
         if input_shape is not None:
-            if isinstance(input_shape, int) and not isinstance(input_shape, bool):
-                input_shape = (input_shape,)
-            if not isinstance(input_shape, (tuple, list)) or not all(
-                    d is None or (isinstance(d, int) and not isinstance(d, bool) and d > 0) for d in input_shape):
-                raise SpecError(f"{type(self).__name__}: argument 'input_shape' must be a tuple of positive "
-                                f"integers (without the batch axis), got {input_shape!r}")
-            self.input_shape_hint = tuple(input_shape)
+            self.input_shape_hint = sample_shape(input_shape, type(self).__name__, "input_shape")
     return __init__
+
+
+def sample_shape(shape, owner, arg):
+    """The shape of one sample (no batch axis) as a tuple of positive integers or None; an int means (int,)."""
+    if isinstance(shape, int) and not isinstance(shape, bool):
+        shape = (shape,)
+    if not isinstance(shape, (tuple, list)) or not shape or not all(
+            d is None or (isinstance(d, int) and not isinstance(d, bool) and d > 0) for d in shape):
+        raise SpecError(f"{owner}: argument '{arg}' must be a non-empty tuple of positive integers (or None), "
+                        f"without the batch axis, e.g. (32, 32, 1); got {shape!r}")
+    return tuple(shape)
 
 
 registry = Registry("layer", Layer)
