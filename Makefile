@@ -6,14 +6,16 @@ PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.numpynet-test-installed
 CORE   := $(VENV)/.numpynet-core-installed
 
-.PHONY: help venv demo test lint bench notebooks clean
+.PHONY: help venv demo test lint bench notebooks notebooks-full mutate clean
 
 help:
 	@echo "make demo       train and compare regularizers (digits, or Fashion-MNIST when installed)"
 	@echo "make test       install .[test] into ./.venv and run the whole test suite (TensorFlow parity included)"
 	@echo "make bench      side-by-side timing against PyTorch / Keras / scikit-learn"
 	@echo "make notebooks  execute the notebooks in fast mode"
+	@echo "make notebooks-full  execute them at full size and keep the outputs (what is committed; ~30 min)"
 	@echo "make lint       ruff"
+	@echo "make mutate     mutation testing of the core modules with mutmut (slow, not in CI; MODULES=\"spec io\" for some)"
 
 $(CORE): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,5 +49,18 @@ bench: $(STAMP)
 notebooks: $(STAMP)
 	if ls notebooks/*.ipynb >/dev/null 2>&1; then NUMPYNET_FAST=1 $(PY) -m pytest -q --nbmake notebooks; fi
 
+notebooks-full: $(STAMP)
+	$(PY) notebooks/run_full.py
+
+MUTATE := $(VENV)/.numpynet-mutate-installed
+$(MUTATE): setup.cfg pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e ".[plot,mutate]"
+	touch $@
+
+mutate: $(MUTATE)
+	PY=$(PY) tools/mutate.sh $(MODULES)
+
 clean:
-	rm -rf $(VENV) results bench-results *.egg-info
+	rm -rf $(VENV) results bench-results *.egg-info mutants

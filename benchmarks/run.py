@@ -152,6 +152,16 @@ def _loadavg():
         return None
 
 
+def blas_kernel():
+    """NumPy's BLAS as threadpoolctl sees it in this process, e.g. "openblas 0.3.31 Haswell, 2 threads"."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None
+    return "; ".join(f"{i.get('internal_api')} {i.get('version')} {i.get('architecture', '')}, "
+                     f"{i.get('num_threads')} threads" for i in threadpool_info() if i.get("user_api") == "blas")
+
+
 def _limit_blas_threads():
     """Keep BLAS at THREADS threads even in-process (the environment variables only act before NumPy loads)."""
     try:
@@ -334,7 +344,7 @@ def run_pair(wid, framework, quick=False, epochs=None, data_source="auto"):
            "epoch_seconds": timer.seconds, **epoch_stats(timer.seconds),
            "rss_peak_delta_bytes": timer.rss_delta, "rss_method": timer.rss_method, "steal_s": timer.steal_s,
            "train_bytes": int(X.nbytes + y.nbytes), "wall_s": time.perf_counter() - t0,
-           "loadavg_1min": [load_before, _loadavg()], **out}
+           "loadavg_1min": [load_before, _loadavg()], "blas_kernel": blas_kernel(), **out}
     if limits is not None:
         limits.restore_original_limits()
     return row
@@ -367,6 +377,10 @@ def pool_rounds(rows):
 
 def _worker_env():
     env = dict(os.environ)
+    # Measure as a user's machine runs: a host may pin NumPy's OpenBLAS to older kernels (OPENBLAS_CORETYPE=Haswell
+    # on an AVX-512 CPU) or a cache size; PyTorch's MKL/oneDNN ignores both, so they would skew the comparison.
+    for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+        env.pop(var, None)
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = str(THREADS)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -469,6 +483,13 @@ def format_table(report):
     return "\n".join(lines)
 
 
+def blas_line(report):
+    """The BLAS kernels NumPy used in the numpynet runs, for the line printed under the table."""
+    kernels = sorted({r["blas_kernel"] for r in report["results"] if r.get("framework") == "numpynet"
+                      and r.get("blas_kernel")})
+    return "NumPy BLAS in the numpynet runs: " + " / ".join(kernels) if kernels else ""
+
+
 def busy_host_warnings(rows, threshold=0.02):
     """Rows whose fit lost more than ``threshold`` of its time to other guests on the host (timings suspect)."""
     out = []
@@ -565,6 +586,8 @@ def main(argv=None):
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(format_table(report))
+    if blas_line(report):
+        print(blas_line(report))
     if checks:
         print()
         print(format_checks(checks))

@@ -88,20 +88,33 @@ def main(argv=None):
     parser.add_argument("--download", action="store_true", help="allow downloading Fashion-MNIST")
     parser.add_argument("--w3", action="store_true",
                         help="reference workload W3: 2,000 images, SGD lr 0.01, batch 32, variant none")
-    parser.add_argument("--verbose", type=int, default=0)
+    # 1 (default): a progress bar per epoch in a terminal, one line per epoch in a log file; 2: one line per epoch;
+    # 0: only the results table. A full run takes minutes, so it is never silent by default.
+    parser.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
+                        help="0 table only, 1 progress bar (default), 2 one line per epoch")
     args = parser.parse_args(argv)
     if args.w3:
         args.n_train, args.batch_size, args.optimizer, args.variants = 2000, 32, "sgd(lr=0.01)", ["none"]
     train, test, name = load_data(args.n_train, args.n_test, args.download)
     print(f"{name}: {len(train[0])} training and {len(test[0])} test images; optimizer {args.optimizer}, "
-          f"batch {args.batch_size}, {args.epochs} epochs")
-    print(f"{'variant':<10} {'params':>7} {'loss':>7} {'train acc':>9} {'test acc':>8} {'s/epoch':>8}")
+          f"batch {args.batch_size}, {args.epochs} epoch{'' if args.epochs == 1 else 's'}, seed {args.seed}")
+    header = f"{'variant':<10} {'params':>7} {'loss':>7} {'train acc':>9} {'test acc':>8} {'s/epoch':>8}"
+
+    def row(r):
+        return (f"{r['variant']:<10} {r['params']:>7} {r['loss']:>7.4f} {r['train_acc']:>9.4f} "
+                f"{r['test_acc']:>8.4f} {r['s_per_epoch']:>8.3f}")
+
+    if not args.verbose:
+        print(header)
     results = []
     for variant in args.variants:
+        if args.verbose:   # progress goes to stderr; say which network it is about
+            print(f"\n{variant}: training", flush=True)
         r = run(variant, (train, test), args.epochs, args.batch_size, args.optimizer, args.seed, args.verbose)
         results.append(r)
-        print(f"{variant:<10} {r['params']:>7} {r['loss']:>7.4f} {r['train_acc']:>9.4f} {r['test_acc']:>8.4f} "
-              f"{r['s_per_epoch']:>8.3f}")
+        print(row(r) if not args.verbose else f"{variant}: test accuracy {r['test_acc']:.4f}", flush=True)
+    if args.verbose:   # the table once more, whole, after the progress lines
+        print("\n" + header + "\n" + "\n".join(row(r) for r in results))
     return results
 
 

@@ -210,7 +210,10 @@ The reference experiment: a 784-200-10 network with a sigmoid hidden layer, trai
 
 Here we run the same grid on Fashion-MNIST (or on the 8x8 digits when Fashion-MNIST is not installed) with
 `numpynet.experiments.run_grid`, which is what `numpynet compare --preset reference` does. With `NUMPYNET_FAST=1`
-the data and the epochs shrink so that the notebook runs in seconds; the numbers below are from the full run.
+(CI) the data and the epochs shrink to 2,000 images and 3 epochs so that the notebook runs in seconds: the outputs
+are then a smoke test, not the experiment. The table in *Reading the results* at the end is from the full run
+(20,000 images, 20 epochs); the outputs of the cells are from whichever run executed them — the first cell prints
+which.
 """),
     code(SETUP),
     code("""
@@ -245,7 +248,21 @@ L1's gradient λ·sign(w) has the same size for every weight, however small: wei
 pushed to zero and stay there (with plain SGD they jitter around 0 by about lr·λ = 10⁻⁵ per step). L2's gradient
 λ·w is proportional to the weight: it shrinks every weight by the same factor (1 − lr·λ) per step, big ones most in
 absolute terms, and makes none exactly zero.
+
+These effects need steps to show. In the full run (6,260 steps) L1 has moved every weight by up to 0.06 and L2 has
+shrunk the weights by about e⁻⁶; in fast mode (about 100 steps) L1 has moved them by at most 0.001 and L2 by 1 %,
+so the three histograms and the three per-pixel images below look alike — **in fast mode the images are still the
+random initialization, noise, for all three networks**. The next cell says which case you are looking at.
 """),
+    code("""
+steps = EPOCHS * -(-len(data.X_train) // 64)
+if FAST:
+    print(f"fast mode: {steps} SGD steps — too few for the penalties to reshape the weights; the figures below "
+          f"show the random initialization (noise) for all three networks. Run without NUMPYNET_FAST for the "
+          f"experiment.")
+else:
+    print(f"full run: {steps} SGD steps; L1 can move a weight by up to {steps * 0.1 * 1e-4:.3f}, L2 shrinks all "
+          f"of them by the factor {(1 - 0.1 * 0.01) ** steps:.4f}")"""),
     code("plots.plot_weight_histograms(results)"),
     code("""
 # Which inputs does each network still listen to? The norm of each input pixel's outgoing weights, as an image.
@@ -263,8 +280,9 @@ fig"""),
     md("""
 ## Reading the results
 
-Measured with the full settings (20,000 Fashion-MNIST training images + 2,000 validation images, 20 epochs,
-seed 0, float32; test set: the 10,000 test images):
+This section describes the **full run** (not the fast-mode outputs above, if that is what ran). Measured with the
+full settings (20,000 Fashion-MNIST training images + 2,000 validation images, 20 epochs, seed 0, float32; test set:
+the 10,000 test images; `numpynet compare --preset reference --data fashion-mnist` runs the same experiment):
 
 | regularization | train acc | val acc | test acc | data loss | penalty | \\|W1\\| < 1e-3 | mean \\|W1\\| |
 |---|---|---|---|---|---|---|---|
@@ -361,6 +379,7 @@ def train(name, model, optimizer=SGD, epochs=EPOCHS, callbacks=None, X=data.X_tr
     hist = model.fit(X, data.y_train, epochs=epochs, batch_size=32, validation_data=(Xv, data.y_val),
                      callbacks=callbacks, verbose=0)
     rows.append({"variant": name, "epochs": len(hist.history["loss"]),
+                 "train acc": model.evaluate(X, data.y_train)["accuracy"],   # inference mode: dropout off
                  "val acc": model.evaluate(Xv, data.y_val)["accuracy"],
                  "test acc": model.evaluate(Xt, data.y_test)["accuracy"],
                  "seconds": time.perf_counter() - start})
@@ -403,8 +422,8 @@ dropout_model = models["dropout 0.2"]
 mc_mean, mc_std = dropout_model.predict(data.X_test, mc_samples=100, return_std=True)
 mc_acc = float(np.mean(mc_mean.argmax(axis=1) == data.y_test))
 plain_acc = rows[[r["variant"] for r in rows].index("dropout 0.2")]["test acc"]
-rows.append({"variant": "MC dropout (100)", "epochs": rows[2]["epochs"], "val acc": None, "test acc": mc_acc,
-             "seconds": 0.0})
+rows.append({"variant": "MC dropout (100)", "epochs": rows[2]["epochs"], "train acc": None, "val acc": None,
+             "test acc": mc_acc, "seconds": 0.0})
 print(f"dropout model: one pass {plain_acc:.2%}, mean of 100 MC passes {mc_acc:.2%}")
 wrong = mc_mean.argmax(axis=1) != data.y_test
 picked = mc_std[np.arange(len(mc_std)), mc_mean.argmax(axis=1)]
@@ -416,17 +435,58 @@ train("Nesterov momentum", mlp(), optimizer="sgd(lr=0.01, momentum=0.9, nesterov
 train("Nadam", mlp(), optimizer="nadam(lr=1e-3)")"""),
     code("""
 width = max(len(r["variant"]) for r in rows)
-print(f"{'variant':<{width}}  epochs  val acc  test acc  seconds")
+print(f"{'variant':<{width}}  epochs  train acc  val acc  test acc  seconds")
 for r in rows:
+    train_acc = "    -    " if r["train acc"] is None else f"{r['train acc']:9.2%}"
     val = "   -   " if r["val acc"] is None else f"{r['val acc']:7.2%}"
-    print(f"{r['variant']:<{width}}  {r['epochs']:>6}  {val}  {r['test acc']:8.2%}  {r['seconds']:7.1f}")"""),
+    print(f"{r['variant']:<{width}}  {r['epochs']:>6}  {train_acc}  {val}  {r['test acc']:8.2%}  "
+          f"{r['seconds']:7.1f}")"""),
     code("plots.plot_curves(histories)"),
     md("""
-How to read it: with few training images the baseline fits the training set much better than the validation set;
-the regularizers close that gap to different degrees. Dropout and L2 cost some training accuracy; early stopping
-costs nothing but picks the epoch; batch normalization mostly speeds up training; Nesterov and Nadam are
-optimizers, not regularizers — they change how fast (and where) training goes. Run with more data
-(`N_TRAIN`) and more epochs to see the differences settle.
+## What this run shows
+
+The next cell reads the table above back, variant by variant, against the baseline: the **generalization gap**
+(train − validation accuracy, both in inference mode) says how much a variant overfits; the **test difference** says
+whether that bought anything; the **noise level** says which differences to believe at all.
+"""),
+    code("""
+from math import sqrt
+
+by = {r["variant"]: r for r in rows}
+base = by["baseline"]
+n_test = len(data.y_test)
+noise = 2 * sqrt(base["test acc"] * (1 - base["test acc"]) / n_test)   # 2 standard errors of a test accuracy
+print(f"test set: {n_test} images, so test accuracies within about ±{noise:.1%} of each other are noise\\n")
+print(f"{'variant':<22} {'gap':>7} {'test vs baseline':>17}")
+for r in rows:
+    gap = "" if r["train acc"] is None else f"{r['train acc'] - r['val acc']:+7.2%}"
+    delta = r["test acc"] - base["test acc"]
+    verdict = "" if r is base else ("  better" if delta > noise else "  worse" if delta < -noise else "  same (noise)")
+    print(f"{r['variant']:<22} {gap:>7} {delta:+17.2%}{verdict}")
+best = max(rows, key=lambda r: r["test acc"])
+print(f"\\nbest test accuracy: {best['variant']} ({best['test acc']:.2%})")
+print(f"early stopping kept epoch {stopper.best_epoch + 1} of the {by['early stopping']['epochs']} it trained")
+print(f"MC dropout vs one pass of the same model: {mc_acc - plain_acc:+.2%}; its spread is "
+      f"{picked[wrong].mean() / picked[~wrong].mean():.1f}x larger on wrong predictions than on right ones")"""),
+    md("""
+How to read those lines, variant by variant:
+
+* **baseline**: its gap is the overfitting the others try to remove. A 784-300-100 network has 266,000 weights for
+  20,000 images (2,000 in fast mode), so it can fit the training set better than it generalizes.
+* **L2 on kernels and biases**, **dropout**, **max-norm** act on that gap: expect a smaller gap than the baseline's.
+  Whether the test accuracy improves as well depends on how large the baseline's gap was: a penalty also costs
+  training accuracy, and when the gap is small that cost can cancel the gain.
+* **early stopping** trains up to twice as long but keeps the best validation epoch; the line above says which. If
+  that epoch is the last one, the validation loss was still falling and early stopping had nothing to stop.
+* **batch norm** and **SELU + AlphaDropout** change the optimization (better-scaled activations) as much as they
+  regularize: compare their curves above with the baseline's over the first epochs, not only their last line.
+* **MC dropout** reuses the dropout model, no retraining: the line above gives what averaging 100 passes changed,
+  and how much larger the spread of the predicted probability is on the images it gets wrong — a ratio above 1
+  means the spread flags its own mistakes, an uncertainty estimate for free.
+* **Nesterov** and **Nadam** are optimizers, not regularizers: they change how fast (and where) training goes.
+
+In fast mode (`NUMPYNET_FAST=1`: 2,000 images, 3 epochs, 1,000 test images) most differences fall inside the
+noise band printed above; rerun without it (20,000 images, 15 epochs, the 10,000 test images) to see them settle.
 """),
 ]
 
@@ -442,8 +502,30 @@ LeCun's LeNet-5 with today's usual choices (ReLU, max pooling), on 28×28×1 ima
 and its variants with an L1 or L2 penalty on every kernel, dropout after the dense layers, and batch normalization
 before every ReLU. Every convolution here is numpynet's im2col + one matrix product, backward included. On the
 8×8 digits (when Fashion-MNIST is missing) the kernels are 3×3 so that the second convolution still fits.
+
+What the notebook does, step by step: load the images, define the five networks with one function and print the
+plain one's layers; train each variant on the same images; compare their accuracies, penalties and speed; then
+look inside — the learning curves, the first layer's filters and the distribution of its weights.
 """),
     code(SETUP),
+    md("""
+## The images and the networks
+
+The next cell loads the images as an NHWC array, shape (N, 28, 28, 1) with pixels in [0, 1] (`flatten=False` keeps
+them as images instead of 784-vectors), with a validation set taken after the training images. `lenet5(variant)`
+builds one network per variant from the same building blocks:
+
+* **L1 / L2**: the penalty goes on every kernel (`kernel_regularizer`), convolutions and dense layers alike;
+  biases are not penalized.
+* **dropout**: `Dropout(0.3)` after the two hidden dense layers; the convolutions share their weights over the
+  whole image and are rarely the part that overfits.
+* **batch norm**: each convolution or dense layer loses its bias (BatchNormalization's β shifts the same way) and
+  is followed by `BatchNormalization()` and then the ReLU.
+
+All five are compiled with SGD (learning rate 0.05, momentum 0.9) and the fused softmax + cross-entropy. The
+summary at the end shows where the parameters are: on 28×28 images the two convolutions hold 156 and 2,416, the
+first dense layer 48,120 of the 61,706 — weight sharing makes convolutions cheap in parameters, not in arithmetic.
+"""),
     code("""
 import time
 
@@ -479,6 +561,16 @@ def lenet5(variant, seed=0):
 
 
 lenet5("none").build(data.X_train.shape).summary()"""),
+    md("""
+## Training the five variants
+
+Each variant starts from the same seed, sees the same images in the same shuffled order (the shuffling is seeded
+by the model too) and trains for the same number of epochs, so the differences come from the regularization alone.
+The loop prints, per variant, the accuracy on the training set (the mean over the last epoch, with dropout
+active), on the validation set and on the test set, and the seconds per epoch; it keeps each history for the curves
+and each model's first convolution kernel for the pictures below. With `NUMPYNET_FAST=1` (CI) it is 500 images for
+2 epochs: far from trained, so there the variants differ mostly by chance.
+"""),
     code("""
 rows, histories, kernels = [], {}, {}
 for variant in ("none", "L1", "L2", "dropout", "batch norm"):
@@ -498,8 +590,29 @@ for variant in ("none", "L1", "L2", "dropout", "batch norm"):
 print(f"{'variant':<11} {'train acc':>9} {'val acc':>8} {'test acc':>8} {'penalty':>8} {'s/epoch':>8}")
 for variant, tr, va, te, reg, sec in rows:
     print(f"{variant:<11} {tr:9.2%} {va:8.2%} {te:8.2%} {reg:8.4f} {sec:8.2f}")"""),
+    md("""
+## Reading the table
+
+* **train acc − val acc** is the overfitting: compare each variant's gap with the plain network's. L1, L2 and
+  dropout should narrow it; batch norm usually trains faster and may widen it.
+* **penalty** is the regularization part of the last epoch's loss, `reg_loss` in the history: 0 for the variants
+  without a weight penalty; for L1 it is λ·Σ|w| with λ = 10⁻⁴, for L2 ½·λ·Σw² with λ = 10⁻³, over all kernels.
+  It is what the optimizer pays for large weights, next to the data loss.
+* **s/epoch**: L1 and L2 add a penalty and its gradient over the weights at every step, dropout a mask over the
+  dense activations, batch norm a normalization forward and backward after every layer — the column shows what
+  each costs.
+* The test accuracy decides, but differences of a fraction of a percent are within the noise of one seed.
+
+## Learning curves
+
+Loss and accuracy per epoch for every variant, training (solid) and validation (dashed). A validation curve that
+flattens or turns up while the training curve keeps improving is overfitting; a penalty moves the training loss up
+(it includes the penalty) and should keep the two curves closer.
+"""),
     code("plots.plot_curves(histories)"),
     md("""
+## Inside the first layer
+
 The first convolution's six filters per variant (each row one variant, same colour scale within a row), and the
 histograms of all first-layer kernel weights: L1 pushes many filter weights to zero, L2 shrinks them.
 """),
@@ -518,6 +631,15 @@ for row, (variant, W) in zip(axes, kernels.items()):
 fig.suptitle("conv1 filters")
 fig"""),
     code("plots.plot_weight_histograms(kernels, title='conv1 kernel weights')"),
+    md("""
+What to look for: without a penalty the filters keep part of their random initialization on top of what the data
+taught them. L2 shrinks every weight by the same factor at each step, so its histogram is narrower and its filters
+smoother; L1 pulls every weight towards zero by the same amount, so weights the data does not defend end at or near
+zero — a taller, sharper peak at 0 in the histogram. Dropout acts after the dense layers, so its first layer looks
+like the plain one; batch norm rescales every filter's output, so its filters' overall scale carries no meaning.
+How far each effect has gone depends on the number of steps: in fast mode (2 epochs of 500 images) the filters are
+still close to their random initialization for all variants.
+"""),
 ]
 
 # ============================================================================================== 5
@@ -861,6 +983,212 @@ To see a penalty *help*, make the network overfit: fewer images or many more epo
 """),
 ]
 
+# ============================================================================================== 7
+NB7 = [md("""
+# 7 · Gradients and penalties at work
+
+A loss curve says *that* a network learns, not *how*. Here we look inside the gradient itself:
+
+1. **Vanishing gradients**: a 6-layer sigmoid network against the same network with ReLU, layer by layer
+   (`nn.callbacks.GradientStats`, `nn.plots.gradient_flow`).
+2. **Data vs penalty**: how much of each weight's update comes from the data and how much from an L1 or an L2
+   penalty, over training.
+3. **One step, traced**: `nn.trace` records the forward and backward pass of a 2-layer network, and we redo every
+   number by hand from the formulas.
+
+`model.compute_gradients(X, y, split=True)` gives the two parts of the gradient of the total loss
+$L = L_\\text{data} + L_\\text{penalty}$, aligned with `get_weights()`:
+
+$$g_\\text{data} = \\frac{\\partial L_\\text{data}}{\\partial W}, \\qquad
+g_\\text{pen} = \\frac{\\partial L_\\text{penalty}}{\\partial W}, \\qquad g = g_\\text{data} + g_\\text{pen}$$
+
+and `GradientStats` records after every epoch, per weight, $\\|g\\|$, $\\|g_\\text{data}\\|$, $\\|g_\\text{pen}\\|$,
+$\\|W\\|$ and the **penalty share** $\\|g_\\text{pen}\\| / (\\|g_\\text{data}\\| + \\|g_\\text{pen}\\|)$ (0: the
+data alone moves the weight; ½: both pull equally hard), plus the share of dead ReLU units and of saturated
+sigmoid/tanh values ($|z| > 4$). With `NUMPYNET_FAST=1` (CI) the data and the epochs shrink.
+"""),
+    code(SETUP),
+    code("""
+N_TRAIN, EPOCHS = (2000, 3) if FAST else (20000, 10)
+data = ex.load_data(DATA, n_train=None if DATA == "digits" else N_TRAIN, n_test=500 if FAST else None)
+print(data.describe())"""),
+    md("""
+## 1 · Sigmoid vs ReLU, six hidden layers
+
+Backpropagation multiplies, layer after layer, by $W^\\top$ and by the activation's derivative:
+$\\delta_{l-1} = (\\delta_l W_l^\\top) \\odot f'(a_{l-1})$. The sigmoid's derivative is at most
+$\\sigma'(0) = \\tfrac14$, so each sigmoid layer shrinks the gradient by a factor of about 4 or more — six layers,
+$4^6 \\approx 4000$. ReLU's derivative is 1 wherever the unit is active. Same data, same Glorot initialization,
+same SGD:
+"""),
+    code("""
+DEPTH, WIDTH = 6, 64
+deep = {}
+for act in ("sigmoid", "relu"):
+    model = nn.DFN(hidden_dims=(WIDTH,) * DEPTH, activation=act, optimizer="sgd(lr=0.1)", seed=0)
+    hist = model.fit(data.X_train, data.y_train, epochs=EPOCHS, batch_size=64, verbose=0,
+                     callbacks=[nn.callbacks.GradientStats()])
+    deep[act] = hist.history
+    first, last = hist.history["grad_norm/dense/W"][0], hist.history[f"grad_norm/dense_{DEPTH}/W"][0]
+    accuracy = model.evaluate(data.X_test, data.y_test)["accuracy"]
+    print(f"{act:<8} epoch 1: ‖g‖ first layer {first:.2e}, last layer {last:.2e}, ratio {first / last:.1e};  "
+          f"test accuracy {accuracy:.1%}")
+
+ratio = {act: h["grad_norm/dense/W"][0] / h[f"grad_norm/dense_{DEPTH}/W"][0] for act, h in deep.items()}
+assert ratio["sigmoid"] < 0.01 * ratio["relu"]      # the sigmoid network's first layer hardly learns"""),
+    code("plots.gradient_flow(deep['sigmoid'], title='6 sigmoid layers: the gradient vanishes towards the input')"),
+    code("plots.gradient_flow(deep['relu'], title='6 ReLU layers: the gradient reaches the input')"),
+    md("""
+In the sigmoid network the first layer's gradient is orders of magnitude smaller than the last one's, although no
+unit is saturated (the bottom-right panel: $|z| > 4$ almost never happens with Glorot's initialization here) —
+$\\sigma' \\le \\tfrac14$ alone is enough. In the ReLU network the norms stay within a factor of a few across the
+depth; the price is *dead* units (bottom right): units whose pre-activation is negative for the whole batch pass
+no gradient at all.
+
+## 2 · L1 vs L2: the penalty's share of the update
+
+The reference penalties on a 784-200-10 sigmoid network: L1 $\\lambda\\sum|w|$ with $\\lambda = 10^{-4}$ and L2
+$\\tfrac{\\lambda}{2}\\sum w^2$ with $\\lambda = 0.01$. Their gradients differ in kind:
+
+$$g_\\text{pen}^{L1} = \\lambda\\,\\operatorname{sign}(W), \\quad \\|g_\\text{pen}^{L1}\\| = \\lambda\\sqrt{\\#\\{w \\ne 0\\}}
+\\qquad\\qquad g_\\text{pen}^{L2} = \\lambda W, \\quad \\|g_\\text{pen}^{L2}\\| = \\lambda\\|W\\|$$
+
+L1 pushes every weight toward zero with the same constant force, however small the weight already is; L2 shrinks
+each weight in proportion to its size, so its push fades as the weights shrink.
+"""),
+    code("""
+PENALTIES = {"none": None, "L1": "l1(lambd=1e-4)", "L2": "l2(lambd=0.01)"}
+models, stats = {}, {}
+for name, reg in PENALTIES.items():
+    model = nn.DFN(hidden_dims=(200,), activation="sigmoid", optimizer="sgd(lr=0.1)", regularizer=reg, seed=0)
+    hist = model.fit(data.X_train, data.y_train, epochs=EPOCHS, batch_size=64, verbose=0,
+                     callbacks=[nn.callbacks.GradientStats()])
+    models[name], stats[name] = model, hist.history
+    h = hist.history
+    print(f"{name:<5} first kernel, per epoch:  penalty share "
+          + " ".join(f"{v:5.1%}" for v in h["penalty_share/dense/W"])
+          + "   ‖g_pen‖ " + " ".join(f"{v:.4f}" for v in h["penalty_grad_norm/dense/W"]))
+
+l1, l2 = stats["L1"], stats["L2"]
+W_l1 = models["L1"].get_layer("dense").params["W"]
+# L2: ‖g_pen‖ = λ‖W‖ at every epoch; L1: ‖g_pen‖ = λ·√(number of nonzero weights), constant
+np.testing.assert_allclose(l2["penalty_grad_norm/dense/W"], 0.01 * np.array(l2["weight_norm/dense/W"]), rtol=1e-5)
+assert np.isclose(l1["penalty_grad_norm/dense/W"][-1], 1e-4 * np.sqrt(np.count_nonzero(W_l1)), rtol=1e-5)
+assert max(l1["penalty_grad_norm/dense/W"]) / min(l1["penalty_grad_norm/dense/W"]) < 1.01
+assert all(v == 0 for v in stats["none"]["penalty_share/dense/W"])
+assert all(v > 0 for v in l1["penalty_share/dense/W"] + l2["penalty_share/dense/W"])"""),
+    code("""
+from matplotlib.figure import Figure
+
+fig = Figure(figsize=(11, 3.6), layout="constrained")
+ax_share, ax_pen, ax_w = fig.subplots(1, 3)
+epochs = np.arange(1, EPOCHS + 1)
+for name in ("L1", "L2"):
+    h = stats[name]
+    ax_share.plot(epochs, h["penalty_share/dense/W"], "o-", label=name)
+    ax_pen.plot(epochs, h["penalty_grad_norm/dense/W"], "o-", label=name)
+    ax_w.plot(epochs, h["weight_norm/dense/W"], "o-", label=name)
+ax_w.plot(epochs, stats["none"]["weight_norm/dense/W"], "o--", color="0.5", label="none")
+ax_share.set(title="penalty share of the first kernel's gradient", xlabel="epoch")
+ax_pen.set(title="‖g_pen‖: L1 constant, L2 ∝ ‖W‖", xlabel="epoch")
+ax_w.set(title="‖W‖ of the first kernel", xlabel="epoch")
+for ax in (ax_share, ax_pen, ax_w):
+    ax.set_xticks(epochs)
+    ax.legend()
+    ax.grid(alpha=0.3)
+fig"""),
+    md("""
+The weights themselves, layer by layer and penalty by penalty (`nn.plots.weight_distributions`). L1's constant
+push collects weights at zero (the spike, more visible with more epochs); L2 narrows the whole distribution:
+"""),
+    code("plots.weight_distributions(models)"),
+    md("""
+## 3 · One step of a 2-layer network, traced and redone by hand
+
+`nn.trace(model, X, y)` runs one forward and one backward pass and records, for every layer, its input and output
+(shapes, norms), the gradient it received $\\partial L/\\partial y$ and the one it passed on
+$\\partial L/\\partial x$, and for every weight the data and penalty parts of its gradient. It changes nothing in
+the model. A 5-3-3 sigmoid network with L2 ($\\lambda = 0.1$) on 4 samples, in float64:
+"""),
+    code("""
+rng = np.random.default_rng(0)
+Xs, ys = rng.normal(size=(4, 5)), np.array([0, 2, 1, 2])
+lambd, lr = 0.1, 0.5
+tiny = nn.DFN(hidden_dims=(3,), n_classes=3, activation="sigmoid", regularizer=f"l2(lambd={lambd})",
+              optimizer=f"sgd(lr={lr})", seed=0, dtype="float64")
+tiny.build(Xs.shape)
+step = nn.trace(tiny, Xs, ys)
+print(step)"""),
+    md("""
+By hand, with $Y$ the one-hot labels and $N = 4$:
+
+$$a = XW_1 + b_1,\\quad h = \\sigma(a),\\quad z = hW_2 + b_2,\\quad P = \\operatorname{softmax}(z),\\quad
+L = -\\frac1N\\sum_n \\log P_{n,y_n} + \\frac{\\lambda}{2}\\left(\\|W_1\\|^2 + \\|W_2\\|^2\\right)$$
+
+$$\\frac{\\partial L}{\\partial z} = \\frac{P - Y}{N},\\quad
+g^{\\text{data}}_{W_2} = h^\\top \\frac{\\partial L}{\\partial z},\\quad
+\\frac{\\partial L}{\\partial h} = \\frac{\\partial L}{\\partial z} W_2^\\top,\\quad
+\\frac{\\partial L}{\\partial a} = \\frac{\\partial L}{\\partial h} \\odot h(1 - h),\\quad
+g^{\\text{data}}_{W_1} = X^\\top \\frac{\\partial L}{\\partial a},\\quad g^{\\text{pen}}_{W_i} = \\lambda W_i$$
+"""),
+    code("""
+W1, b1, W2, b2 = tiny.get_weights()
+a = Xs @ W1 + b1
+h = 1.0 / (1.0 + np.exp(-a))
+z = h @ W2 + b2
+P = np.exp(z - z.max(axis=1, keepdims=True))
+P /= P.sum(axis=1, keepdims=True)
+Y = np.eye(3)[ys]
+data_loss = -np.mean(np.log(P[np.arange(4), ys]))
+penalty = lambd / 2 * (np.sum(W1 ** 2) + np.sum(W2 ** 2))
+
+dz = (P - Y) / 4
+dW2, db2 = h.T @ dz, dz.sum(axis=0)
+dh = dz @ W2.T
+da = dh * h * (1.0 - h)
+dW1, db1 = Xs.T @ da, da.sum(axis=0)
+dX = da @ W1.T
+
+check = np.testing.assert_allclose
+hidden, output = step["dense"], step["dense_1"]
+check(hidden.y, h, rtol=1e-12)                    # forward
+check(output.y, z, rtol=1e-12)
+assert np.isclose(step.data_loss, data_loss, rtol=1e-12) and np.isclose(step.penalty, penalty, rtol=1e-12)
+check(output.dy, dz, rtol=1e-10)                  # backward, layer by layer
+check(hidden.dy, dh, rtol=1e-10)
+check(hidden.dx, dX, rtol=1e-10)
+for name, by_hand_data, by_hand_penalty in (("dense/W", dW1, lambd * W1), ("dense/b", db1, 0 * b1),
+                                            ("dense_1/W", dW2, lambd * W2), ("dense_1/b", db2, 0 * b2)):
+    check(step.grads[name]["data"], by_hand_data, rtol=1e-10, atol=1e-15)
+    check(step.grads[name]["penalty"], by_hand_penalty, rtol=1e-12, atol=0)
+print(f"every number of the trace agrees with the formulas; loss {step.data_loss:.6f} + {step.penalty:.6f}")"""),
+    md("""
+The optimizer's step uses the total gradient $g = g_\\text{data} + g_\\text{pen}$: plain SGD moves every weight by
+$-\\eta\\,g$. One `train_on_batch` reproduces it:
+"""),
+    code("""
+tiny.train_on_batch(Xs, ys)
+W1_new, b1_new, W2_new, b2_new = tiny.get_weights()
+check(W1_new, W1 - lr * (dW1 + lambd * W1), rtol=1e-12)
+check(W2_new, W2 - lr * (dW2 + lambd * W2), rtol=1e-12)
+check(b1_new, b1 - lr * db1, rtol=1e-12, atol=1e-15)
+check(b2_new, b2 - lr * db2, rtol=1e-12, atol=1e-15)
+print("one SGD step, by hand: W ← W − η·(g_data + λW)")"""),
+    md("""
+For a handout, the same trace as Markdown (`step.to_markdown()`) or HTML (`step.to_html()`, also what the
+notebook shows for `step` on its own):
+"""),
+    code("""
+from IPython.display import Markdown
+
+Markdown(step.to_markdown())"""),
+    md("""
+From the command line: `numpynet train --grad-stats` prints these statistics for the last epoch and writes them
+to `run.json` with a `gradient_flow.png`; `numpynet compare --penalty-share` adds the penalty's share of the
+kernels' gradient as a column of the comparison table.
+"""),
+]
+
 NOTEBOOKS = {
     "01_backprop_by_hand.ipynb": NB1,
     "02_l1_vs_l2.ipynb": NB2,
@@ -868,6 +1196,7 @@ NOTEBOOKS = {
     "04_lenet5.ipynb": NB4,
     "05_compare_with_keras.ipynb": NB5,
     "06_mobilenet_regularizers.ipynb": NB6,
+    "07_gradients_and_penalties.ipynb": NB7,
 }
 
 

@@ -13,6 +13,7 @@ from . import (
                applications,
                callbacks,
                constraints,
+               data,
                datasets,
                gradcheck,
                initializers,
@@ -20,6 +21,7 @@ from . import (
                losses,
                metrics,
                optimizers,
+               plots,
                regularizers,
                schedules,
                spec,
@@ -30,10 +32,12 @@ from .graph import Input, SymbolicTensor
 from .io import load_model, save_model
 from .model import DFN, Model, Sequential
 from .regularizers import L1, L1L2, L2, RegularizerBase
+from .tracing import trace  # the function nn.trace (the module is numpynet.tracing)
 
 __version__ = "0.1.0"
 
 __all__ = ["DFN", "Model", "Sequential", "Input", "SymbolicTensor", "load_model", "save_model", "SpecError",
            "ShapeError", "DataError", "floatx", "set_floatx", "RegularizerBase", "L1", "L2", "L1L2", "activations",
-           "applications", "callbacks", "constraints", "datasets", "gradcheck", "initializers", "layers", "losses",
-           "metrics", "optimizers", "regularizers", "schedules", "spec"]
+           "applications", "callbacks", "constraints", "data", "datasets", "gradcheck", "initializers", "layers",
+           "losses",
+           "metrics", "optimizers", "plots", "regularizers", "schedules", "spec", "trace"]

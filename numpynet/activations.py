@@ -47,7 +47,7 @@ import numpy as np
 
 from .config import floatx
 from .errors import SpecError
-from .spec import Configurable, Registry, check_number, to_json
+from .spec import Configurable, Registry, check_int, check_number, to_json
 
 __all__ = ["Activation", "Linear", "ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "GELU", "Sigmoid", "HardSigmoid",
            "Tanh", "Softmax", "Softplus", "Softsign", "SiLU", "Exponential", "registry", "get", "serialize",
@@ -255,6 +255,10 @@ class Activation(Configurable):
 
     def forward(self, x):
         raise NotImplementedError
+
+    def check_rank(self, ndim, where="the input"):
+        """Raise a SpecError if this activation cannot act on arrays of ``ndim`` axes (called when a layer learns
+        its input shape); elementwise activations fit every rank."""
 
     def __call__(self, x):
         return self.forward(x)
@@ -514,10 +518,16 @@ class Softmax(Activation):
     elementwise = False
 
     def __init__(self, axis=-1):
-        self.axis = check_number("Softmax", "axis", axis, integer=True)
+        self.axis = check_int("Softmax", "axis", axis)
+
+    def check_rank(self, ndim, where="the input"):
+        if not -ndim <= self.axis < ndim:
+            raise SpecError(f"softmax: argument 'axis' is {self.axis}, but {where} has {ndim} axes "
+                            f"(batch included), so axis must be in {-ndim}..{ndim - 1}")
 
     def forward(self, x):
         x = _as_float(x)
+        self.check_rank(x.ndim)
         e = x - np.max(x, axis=self.axis, keepdims=True)
         np.exp(e, out=e)
         e /= np.sum(e, axis=self.axis, keepdims=True)

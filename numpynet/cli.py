@@ -2,9 +2,9 @@
 
     numpynet train     --data digits --hidden 200 --activation sigmoid --optimizer "sgd(lr=0.1)"
                        --regularizer "l2(lambd=0.01)" --epochs 20 --batch-size 64 --seed 0 [--save m.npz]
-                       [--plot curves.png]
+                       [--plot curves.png] [--grad-stats] [--out DIR]
     numpynet compare   --data auto --preset regularizers [--jobs N] [--scheduler ADDRESS] [--out DIR]
-    numpynet compare   --data digits --configs none "l1(lambd=1e-4)" "l2(lambd=0.01)+dropout(0.2)"
+    numpynet compare   --data digits --configs none "l1(lambd=1e-4)" "l2(lambd=0.01)+dropout(0.2)" [--penalty-share]
     numpynet compare   --data auto --preset mobilenet [--width 1] [--epochs 5] [--out DIR]
     numpynet gradcheck --hidden 5 --activation tanh --regularizer "l2(lambd=0.1)"
     numpynet gradcheck --model m.npz
@@ -22,6 +22,7 @@ import time
 
 import numpy as np
 
+from .callbacks import _plural
 from .errors import DataError, ShapeError, SpecError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -33,7 +34,20 @@ class UsageError(Exception):
     """A command-line mistake found by argparse; reported like the library's errors."""
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """``--help`` shows every option's default, except where there is none to show (None, or off for a flag)."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _HelpFormatter)   # also for the subcommands (parser_class=_Parser)
+        super().__init__(*args, **kwargs)
+
     # argparse prints the whole usage block and exits; we want one line and our own exit path.
     def error(self, message):
         raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
@@ -68,16 +82,16 @@ def _n_train(text):
 def _add_data_args(p, default_data):
     from .experiments import DATASETS
     p.add_argument("--data", default=default_data, type=str.lower, choices=DATASETS,
-                   help="dataset: auto = Fashion-MNIST when installed, else the bundled digits (default %(default)s)")
+                   help="dataset: auto = Fashion-MNIST when installed, else the bundled digits (default: %(default)s)")
     p.add_argument("--n-train", type=_n_train, default=None, metavar="N",
                    help="number of training images, or 'all'")
     p.add_argument("--validation-split", type=float, default=0.1, metavar="F",
-                   help="validation images as a fraction of the training images (default %(default)s)")
+                   help="validation images as a fraction of the training images (default: %(default)s)")
 
 
 def _add_model_args(p, defaults):
     p.add_argument("--hidden", type=_positive_int, action="append", metavar="UNITS",
-                   help=f"units of a hidden layer; repeat for more layers (default {defaults['hidden']})")
+                   help=f"units of a hidden layer; repeat for more layers (default: {defaults['hidden']})")
     p.add_argument("--activation", default=defaults["activation"], help="hidden activation spec")
     p.add_argument("--optimizer", default=defaults["optimizer"], help="optimizer spec, e.g. 'adam(lr=1e-3)'")
     p.add_argument("--init", dest="init_w", default=defaults["init_w"], help="kernel initializer spec")
@@ -98,12 +112,19 @@ def build_parser():
     p.add_argument("--regularizer", default="none", help="weight penalty spec, e.g. 'l2(lambd=0.01)'")
     p.add_argument("--dropout", type=float, default=0.0, help="dropout rate after every hidden layer")
     p.add_argument("--batchnorm", action="store_true", help="batch normalization before every hidden activation")
-    p.add_argument("--epochs", type=_positive_int, default=20)
-    p.add_argument("--batch-size", type=_positive_int, default=64)
-    p.add_argument("--dtype", default="float32", choices=("float32", "float64"))
+    p.add_argument("--epochs", type=_positive_int, default=20, help="passes over the training images")
+    p.add_argument("--batch-size", type=_positive_int, default=64, help="images per gradient step")
+    p.add_argument("--dtype", default="float32", choices=("float32", "float64"), help="floating-point type")
     p.add_argument("--save", metavar="PATH", help="save the trained model (.npz)")
     p.add_argument("--plot", metavar="PNG", help="save loss and accuracy curves")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--grad-stats", action="store_true",
+                   help="record per-layer gradient statistics (nn.callbacks.GradientStats: gradient norms, data vs "
+                        "penalty share, dead/saturated units), print the last epoch's, and write them to run.json "
+                        "with a gradient_flow.png figure")
+    p.add_argument("--out", metavar="DIR",
+                   help="write run.json (configuration, results, per-epoch history) here, and gradient_flow.png "
+                        "with --grad-stats (which defaults it to the current directory)")
 
     p = sub.add_parser("compare", help="train a grid of configurations and compare them",
                        description="Train each configuration (in parallel with --jobs), print a table, and with "
@@ -137,6 +158,9 @@ def build_parser():
     p.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask cluster, e.g. tcp://host:8786")
     p.add_argument("--out", metavar="DIR", help="write results.csv, results.json and PNG figures here")
     p.add_argument("--no-plots", action="store_true", help="with --out, skip the figures")
+    p.add_argument("--penalty-share", action="store_true",
+                   help="add a 'penalty share' column: the penalty's share ‖g_pen‖/(‖g_data‖ + ‖g_pen‖) of the "
+                        "kernels' gradient in the last epoch (records nn.callbacks.GradientStats in every run)")
 
     p = sub.add_parser("gradcheck", help="check backpropagation against central differences",
                        description="Build a small float64 model (or load one with --model), compare its "
@@ -146,9 +170,9 @@ def build_parser():
     _add_model_args(p, dict(base, hidden=[5], activation="tanh"))
     p.add_argument("--regularizer", default="none", help="weight penalty spec")
     p.add_argument("--batchnorm", action="store_true", help="batch normalization before every hidden activation")
-    p.add_argument("--samples", type=_positive_int, default=20, help="number of samples (default %(default)s)")
+    p.add_argument("--samples", type=_positive_int, default=20, help="number of samples (default: %(default)s)")
     p.add_argument("--max-entries", type=_positive_int, default=1000,
-                   help="check at most this many entries per parameter (a random subset; default %(default)s)")
+                   help="check at most this many entries per parameter (a random subset; default: %(default)s)")
     return parser
 
 
@@ -171,12 +195,17 @@ def cmd_train(args):
                     seed=args.seed, dtype=args.dtype)
     if args.plot:
         _require_matplotlib()   # fail before training, not after it
+        _check_output_path(args.plot, "--plot", figure=True)
+    if args.save:
+        _check_output_path(args.save, "--save")
     data = _load(args)
     print(data.describe())
     print(config.describe())
-    out = train_config(config, data, verbose=0 if args.quiet else 1, return_model=True)
+    out_dir = args.out or ("." if args.grad_stats else None)
+    out = train_config(config, data, verbose=0 if args.quiet else 1, return_model=True, grad_stats=args.grad_stats)
     row, model = out["row"], out["model"]
-    print(f"\ntrained {row['epochs']} epochs in {row['seconds']:.1f} s ({row['seconds_per_epoch']:.2f} s/epoch), "
+    print(f"\ntrained {_plural(row['epochs'], 'epoch')} in {row['seconds']:.1f} s "
+          f"({row['seconds_per_epoch']:.2f} s/epoch), "
           f"{row['params']:,} parameters")
     for label, key in (("train", "train_accuracy"), ("validation", "val_accuracy"), ("test", "test_accuracy")):
         if row[key] is not None:
@@ -189,7 +218,37 @@ def cmd_train(args):
         from .plots import plot_history
         plot_history(out["history"], args.plot, title=f"{data.name}: {config.spec}")
         print(f"curves saved to {args.plot}")
+    if args.grad_stats:
+        from .tracing import format_gradient_stats
+        print(f"\ngradient statistics of the last epoch (on its last batch):\n{format_gradient_stats(out['history'])}")
+    if out_dir is not None:
+        print("wrote " + ", ".join(_save_run(out, data, out_dir, gradient_figure=args.grad_stats)))
     return EXIT_OK
+
+
+def _save_run(out, data, out_dir, gradient_figure=False):
+    """Write ``run.json`` (configuration, data, result row, per-epoch history — with the gradient statistics when
+    they were recorded) and, with ``gradient_figure``, ``gradient_flow.png`` into ``out_dir``; returns the paths."""
+    import json
+
+    from .experiments import _json_default
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, "run.json")
+    with open(path, "w") as f:
+        json.dump({"config": out["config"].to_dict(), "data": data.describe(), "row": out["row"],
+                   "history": out["history"]}, f, indent=2, default=_json_default)
+        f.write("\n")
+    paths = [path]
+    if gradient_figure:
+        try:
+            from .plots import gradient_flow
+            figure = os.path.join(out_dir, "gradient_flow.png")
+            gradient_flow(out["history"], figure, title=f"Gradient flow: {out['config'].spec}")
+            paths.append(figure)
+        except ImportError:
+            print("gradient_flow.png skipped: matplotlib is not installed (pip install 'numpynet[plot]')",
+                  file=sys.stderr)
+    return paths
 
 
 def _require_matplotlib():
@@ -197,6 +256,26 @@ def _require_matplotlib():
         import matplotlib  # noqa: F401
     except ImportError:
         raise ImportError("--plot needs matplotlib: pip install 'numpynet[plot]'") from None
+
+
+def _check_output_path(path, option, figure=False):
+    """Refuse, before any training, an output path that cannot be written: a missing directory, a directory as
+    the file, or (``figure``) an extension matplotlib cannot save."""
+    target = os.path.abspath(path)
+    directory = os.path.dirname(target)
+    if not os.path.isdir(directory):
+        raise UsageError(f"{option} {path!r}: directory {directory!r} does not exist; create it first")
+    if os.path.isdir(target):
+        raise UsageError(f"{option} {path!r} is a directory; give a file name")
+    if not os.access(directory, os.W_OK):
+        raise UsageError(f"{option} {path!r}: directory {directory!r} is not writable")
+    if figure:
+        from matplotlib.figure import Figure
+        formats = Figure().canvas.get_supported_filetypes()
+        ext = os.path.splitext(path)[1].lower().lstrip(".")
+        if ext and ext not in formats:
+            raise UsageError(f"{option} {path!r}: matplotlib cannot write .{ext} files; use one of "
+                             f"{', '.join('.' + f for f in sorted(formats))}")
 
 
 def cmd_compare(args):
@@ -224,10 +303,12 @@ def cmd_compare(args):
     data = _load(args, budget_n_train=n_train, budget_n_test=n_test, **data_options)
     print(data.describe())
     network = "" if configs[0].architecture == "dfn" else f"{configs[0].architecture} width {configs[0].width:g}, "
-    print(f"{len(configs)} configurations, {network}{configs[0].epochs} epochs each, batch {configs[0].batch_size}"
+    print(f"{len(configs)} configurations, {network}{_plural(configs[0].epochs, 'epoch')} each, "
+          f"batch {configs[0].batch_size}"
           f"{' (NUMPYNET_FAST budget)' if fast else ''}; {_where(args, len(configs))}")
     start = time.perf_counter()
-    results = run_grid(configs, data, jobs=args.jobs, scheduler=args.scheduler, verbose=1)
+    results = run_grid(configs, data, jobs=args.jobs, scheduler=args.scheduler, verbose=1,
+                       grad_stats=args.penalty_share)
     print()
     print(results.format())
     for key in report:
@@ -281,11 +362,58 @@ def cmd_gradcheck(args):
         arch = "-".join(str(h) for h in config.hidden_dims)
         what = f"64-{arch}-10 {config.activation}, {config.spec}, on {len(X)} digits samples"
     print(f"gradient check (float64, central differences): {what}")
-    report = gradcheck.check_model(model, X, y, max_entries=args.max_entries)
+    counter = _LossCounter(model, args.max_entries)
+    print(f"{counter.entries:,} weight entries: {2 * counter.entries:,} loss evaluations", flush=True)
+    with counter:
+        report = gradcheck.check_model(model, X, y, max_entries=args.max_entries)
     print(report.table())
     ok = float(report) < GRADCHECK_TOLERANCE
     print(f"worst relative error {float(report):.3e}: {'OK' if ok else 'FAILED'} (tolerance {GRADCHECK_TOLERANCE:g})")
     return EXIT_OK if ok else EXIT_FAILED
+
+
+class _LossCounter:
+    """A progress bar over the central differences of ``gradcheck.check_model`` (two loss evaluations per entry).
+
+    ``check_model`` evaluates ``model.compute_loss`` 2·min(size, max_entries) times per trainable weight; this
+    counts those calls through a wrapper set on the model *instance* for the duration of the check (gradcheck.py
+    offers no progress hook). The bar is drawn only where it can be redrawn in place (a terminal, Jupyter): in a log
+    file the one line printed before the check is the whole record.
+    """
+
+    def __init__(self, model, max_entries):
+        self.model = model
+        self.entries = sum(min(layer.params[key].size, max_entries or layer.params[key].size)
+                           for layer, key in model._weight_slots() if key in layer.trainable_names)
+        self.calls = 0
+        self.bar = None
+
+    def __enter__(self):
+        from .callbacks import CurrentStderr, is_interactive
+        stream = CurrentStderr()
+        total = 2 * self.entries
+        if is_interactive(stream) and total:
+            import progressbar
+            self.bar = progressbar.ProgressBar(
+                max_value=total, fd=stream, redirect_stdout=False, is_terminal=True, line_breaks=False,
+                widgets=["central differences ", progressbar.Percentage(), " ", progressbar.Bar(), " ",
+                         progressbar.ETA()])
+            self.bar.start()
+            inner = self.model.compute_loss
+
+            def counting(*args, **kwargs):
+                self.calls += 1
+                if self.calls % 16 == 0 or self.calls >= total:   # redraws cost more than a tiny model's loss
+                    self.bar.update(min(self.calls, total))
+                return inner(*args, **kwargs)
+            self.model.compute_loss = counting
+        return self
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            del self.model.compute_loss      # the class's method again
+            self.bar.finish(dirty=exc[0] is not None)
+        return False
 
 
 COMMANDS = {"train": cmd_train, "compare": cmd_compare, "gradcheck": cmd_gradcheck}

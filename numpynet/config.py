@@ -22,10 +22,13 @@ def as_float_dtype(dtype):
     """``np.float32`` or ``np.float64`` from a name or dtype, else a SpecError."""
     if dtype is None:
         return _FLOATX
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        dt = None
-    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+    if isinstance(dtype, (dict, list, tuple)):
+        dt = None         # structured-dtype descriptions: never a float type, and NumPy may parse them slowly
+    else:
+        try:
+            dt = np.dtype(dtype)
+        except (TypeError, ValueError, SyntaxError, KeyError, IndexError, OverflowError):
+            dt = None
+    if dt is None or dt not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise SpecError(f"argument 'dtype' must be 'float32' or 'float64', got {dtype!r}")
     return dt.type

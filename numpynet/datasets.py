@@ -73,37 +73,119 @@ def _describe_source(source):
     return repr(name) if isinstance(name, str) else "<file object>"
 
 
-def _read_bytes(source, label):
-    """All bytes of a path or binary file object, gunzipped when they start with the gzip magic."""
+#: Largest payload :func:`read_idx` accepts unless told otherwise (bytes). MNIST's training images are 47 MB; the
+#: bound keeps a small corrupt or hostile file (a gzip bomb, a header declaring huge sizes) from allocating more.
+MAX_IDX_BYTES = 1 << 30
+#: Extra bytes after the payload counted for the error message (the rest is not read).
+_TRAILING_SHOWN = 1 << 16
+
+
+class _Prefixed:
+    """A binary stream whose first bytes were already read (to sniff the gzip magic): those first, then the rest."""
+
+    def __init__(self, prefix, raw):
+        self._prefix, self._raw = prefix, raw
+
+    def read(self, n=-1):
+        if n is None or n < 0:
+            out, self._prefix = self._prefix + self._raw.read(), b""
+            return out
+        head, self._prefix = self._prefix[:n], self._prefix[n:]
+        if len(head) < n:
+            rest = self._raw.read(n - len(head))
+            if not isinstance(rest, (bytes, bytearray, memoryview)):
+                raise TypeError(type(rest).__name__)
+            head += bytes(rest)
+        return head
+
+
+def _remaining_size(fh):
+    """Bytes left in a seekable plain stream, else None (gzip or pipes: unknown without reading)."""
+    try:
+        pos = fh.tell()
+        end = fh.seek(0, os.SEEK_END)
+        fh.seek(pos)
+        return end - pos
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+@contextlib.contextmanager
+def _idx_stream(source, label):
+    """(binary stream at the IDX header, compressed?, bytes left or None) for a path or file object, gunzipping lazily
+    when the content starts with the gzip magic (the name is not trusted: people gunzip and keep it)."""
     if isinstance(source, (str, bytes, os.PathLike)):
         try:
-            with open(source, "rb") as fh:
-                raw = fh.read()
+            fh = open(source, "rb")
         except OSError as exc:
             raise DataError(f"cannot read IDX file {label}: {exc}") from exc
+    elif hasattr(source, "read"):
+        fh = None
     else:
-        if not hasattr(source, "read"):
-            raise DataError(f"read_idx expects a path or a binary file object, got {type(source).__name__}")
-        raw = source.read()
-        if not isinstance(raw, (bytes, bytearray, memoryview)):
-            raise DataError(f"IDX file {label} must be opened in binary mode ('rb'), got {type(raw).__name__} data")
-        raw = bytes(raw)
-    # Sniff the content rather than trust the extension: people gunzip files and keep the name, or vice versa.
-    if raw[:2] == _GZIP_MAGIC:
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"read_idx expects a path or a binary file object, got {type(source).__name__}")
+    raw = fh if fh is not None else source
+    try:
+        magic = raw.read(2)
+        if not isinstance(magic, (bytes, bytearray, memoryview)):
+            raise DataError(f"IDX file {label} must be opened in binary mode ('rb'), got {type(magic).__name__} data")
+        magic = bytes(magic)
+        if magic == _GZIP_MAGIC:
+            with gzip.GzipFile(fileobj=_Prefixed(magic, raw), mode="rb") as gz:
+                yield gz, True, None
+        else:
+            left = _remaining_size(raw)
+            yield _Prefixed(magic, raw), False, None if left is None else left + len(magic)
+    finally:
+        if fh is not None:
+            fh.close()
+
+
+def _read_upto(fh, n, label, compressed):
+    """Up to ``n`` bytes (fewer only at the end of the stream); gzip damage becomes a DataError."""
+    chunks, got = [], 0
+    try:
+        while got < n:
+            chunk = fh.read(min(n - got, _CHUNK_READ))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            got += len(chunk)
+    except (OSError, EOFError, zlib.error) as exc:
+        if compressed:
             raise DataError(f"IDX file {label} is a corrupt or truncated gzip stream: {exc}") from exc
-    return raw
+        raise DataError(f"cannot read IDX file {label}: {exc}") from exc
+    return b"".join(chunks)
 
 
-def read_idx(path_or_fileobj):
+def _fill(fh, buffer, label, compressed):
+    """Read exactly ``len(buffer)`` bytes into ``buffer`` (a writable byte view); returns how many came."""
+    got, n = 0, len(buffer)
+    try:
+        while got < n:
+            chunk = fh.read(min(n - got, _CHUNK_READ))
+            if not chunk:
+                break
+            buffer[got:got + len(chunk)] = chunk
+            got += len(chunk)
+    except (OSError, EOFError, zlib.error) as exc:
+        if compressed:
+            raise DataError(f"IDX file {label} is a corrupt or truncated gzip stream: {exc}") from exc
+        raise DataError(f"cannot read IDX file {label}: {exc}") from exc
+    return got
+
+
+_CHUNK_READ = 1 << 20
+
+
+def read_idx(path_or_fileobj, max_bytes=MAX_IDX_BYTES):
     """Read one IDX file (plain or gzipped) into a NumPy array of native byte order.
 
     Parameters
     ----------
     path_or_fileobj : str, os.PathLike or binary file object
         The file. Gzip compression is detected from the content (bytes ``1f 8b``), not the name.
+    max_bytes : int
+        The largest payload accepted (default :data:`MAX_IDX_BYTES`, 1 GiB).
 
     Returns
     -------
@@ -113,43 +195,68 @@ def read_idx(path_or_fileobj):
     Raises
     ------
     DataError
-        Bad magic number, unknown dtype code, a header shorter than its dimensions, or a payload whose size is not
-        exactly ``prod(d) * itemsize`` bytes (truncated or trailing bytes); the message says expected vs got.
+        Bad magic number, unknown dtype code, a header shorter than its dimensions, a declared payload larger than
+        ``max_bytes``, or a payload whose size is not exactly ``prod(d) * itemsize`` bytes (truncated or trailing
+        bytes); the message says expected vs got.
+
+    The header is read and checked first; a gzip stream is then decompressed only up to the declared size (plus one
+    byte to detect trailing data), so a small file that declares or inflates to gigabytes is refused without
+    allocating them.
     """
-    label = _describe_source(path_or_fileobj)
-    raw = _read_bytes(path_or_fileobj, label)
-    if len(raw) < 4:
-        raise DataError(f"IDX file {label} is too short for a header: expected at least 4 bytes, got {len(raw)}")
-    zero0, zero1, code, ndim = raw[0], raw[1], raw[2], raw[3]
-    if zero0 != 0 or zero1 != 0:
-        raise DataError(
-            f"IDX file {label} has a bad magic number: expected 0x00 0x00 <dtype code> <ndim>, "
-            f"got 0x{zero0:02X} 0x{zero1:02X} 0x{code:02X} 0x{ndim:02X}"
-        )
-    if code not in IDX_DTYPES:
-        known = ", ".join(f"0x{c:02X} ({dt.newbyteorder('=').name})" for c, dt in IDX_DTYPES.items())
-        raise DataError(f"IDX file {label} has an unknown dtype code 0x{code:02X}; known codes: {known}")
-    if ndim < 1:
-        raise DataError(f"IDX file {label} declares 0 dimensions; expected ndim >= 1")
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise DataError(
-            f"IDX file {label} is truncated in its header: {ndim} dimensions need {header} bytes, got {len(raw)}"
-        )
-    shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
-    dtype = IDX_DTYPES[code]
-    # Python ints: a corrupt header can declare sizes whose product overflows int64.
-    expected = math.prod(shape) * dtype.itemsize
-    got = len(raw) - header
-    if got != expected:
-        what = "truncated" if got < expected else "has extra bytes"
-        raise DataError(
-            f"IDX file {label} {what}: shape {shape} of {dtype.newbyteorder('=').name} needs a payload of "
-            f"{expected} bytes, got {got} bytes"
-        )
-    data = np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
-    # astype copies into native byte order, which also makes the array writeable (frombuffer's view is not).
-    return data.astype(dtype.newbyteorder("="))
+    max_bytes = check_number("read_idx", "max_bytes", max_bytes, minimum=0, integer=True)
+    return _read_idx(path_or_fileobj, _describe_source(path_or_fileobj), max_bytes)
+
+
+def _read_idx(source, label, max_bytes, check=None):
+    """read_idx with ``check(dtype, shape)``, called after the header and before the payload is read."""
+    with _idx_stream(source, label) as (fh, compressed, available):
+        head = _read_upto(fh, 4, label, compressed)
+        if len(head) < 4:
+            raise DataError(
+                f"IDX file {label} is too short for a header: expected at least 4 bytes, got {len(head)}")
+        zero0, zero1, code, ndim = head
+        if zero0 != 0 or zero1 != 0:
+            raise DataError(
+                f"IDX file {label} has a bad magic number: expected 0x00 0x00 <dtype code> <ndim>, "
+                f"got 0x{zero0:02X} 0x{zero1:02X} 0x{code:02X} 0x{ndim:02X}"
+            )
+        if code not in IDX_DTYPES:
+            known = ", ".join(f"0x{c:02X} ({dt.newbyteorder('=').name})" for c, dt in IDX_DTYPES.items())
+            raise DataError(f"IDX file {label} has an unknown dtype code 0x{code:02X}; known codes: {known}")
+        if ndim < 1:
+            raise DataError(f"IDX file {label} declares 0 dimensions; expected ndim >= 1")
+        header = 4 + 4 * ndim
+        dims = _read_upto(fh, 4 * ndim, label, compressed)
+        if len(dims) < 4 * ndim:
+            raise DataError(f"IDX file {label} is truncated in its header: {ndim} dimensions need {header} bytes, "
+                            f"got {4 + len(dims)}")
+        shape = tuple(int(d) for d in np.frombuffer(dims, dtype=">u4"))
+        dtype = IDX_DTYPES[code]
+        # Python ints: a corrupt header can declare sizes whose product overflows int64.
+        expected = math.prod(shape) * dtype.itemsize
+        name = dtype.newbyteorder("=").name
+        if available is not None and available - header != expected:
+            got = available - header
+            what = "truncated" if got < expected else "has extra bytes"
+            raise DataError(f"IDX file {label} {what}: shape {shape} of {name} needs a payload of {expected} bytes, "
+                            f"got {got} bytes")
+        if expected > max_bytes:
+            raise DataError(f"IDX file {label} declares shape {shape} of {name}, a payload of {expected} bytes; at "
+                            f"most {max_bytes} bytes are read (max_bytes)")
+        if check is not None:
+            check(dtype, shape)
+        data = np.empty(shape, dtype=dtype)
+        got = _fill(fh, memoryview(data.reshape(-1).view(np.uint8)), label, compressed)
+        if got < expected:
+            raise DataError(f"IDX file {label} truncated: shape {shape} of {name} needs a payload of {expected} "
+                            f"bytes, got {got} bytes")
+        extra = _read_upto(fh, _TRAILING_SHOWN, label, compressed)
+        if extra:
+            shown = f"{expected + len(extra)}" if len(extra) < _TRAILING_SHOWN else f"more than {expected + len(extra)}"
+            raise DataError(f"IDX file {label} has extra bytes: shape {shape} of {name} needs a payload of "
+                            f"{expected} bytes, got {shown} bytes")
+    # Native byte order: a copy only for multi-byte types (IDX is big-endian); uint8 images are returned as read.
+    return data.astype(dtype.newbyteorder("="), copy=False)
 
 
 def write_idx(path_or_fileobj, array):
@@ -273,6 +380,11 @@ IDX_FILES = {
     "test_images": "t10k-images-idx3-ubyte",
     "test_labels": "t10k-labels-idx1-ubyte",
 }
+
+#: Most samples a split of MNIST / Fashion-MNIST holds (the official counts), and their image size: an IDX header
+#: declaring more is refused before its payload is read.
+SPLIT_SIZES = {"train": 60_000, "test": 10_000}
+IMAGE_SIDE = (28, 28)
 
 #: Human-readable title of each dataset name.
 TITLES = {"fashion-mnist": "Fashion-MNIST", "mnist": "MNIST"}
@@ -424,10 +536,10 @@ def find_dataset(name, path=None, download=True):
             looked.append(f"download into {target}: still missing {', '.join(missing)}")
     else:
         looked.append("download: skipped (download=False)")
-    raise DataError(_not_found_message(name, looked))
+    raise DataError(_not_found_message(name, looked, download))
 
 
-def _not_found_message(name, looked):
+def _not_found_message(name, looked, download=True):
     files = ", ".join(base + ".gz" for base in IDX_FILES.values())
     lines = [f"{TITLES[name]} not found. Looked at:"]
     lines += [f"  - {entry}" for entry in looked]
@@ -437,8 +549,14 @@ def _not_found_message(name, looked):
     lines += [
         f"  - copy the four IDX files ({files}; gzipped or not) into a directory D and pass path=D,",
         f"    or into $NUMPYNET_DATA/{name}/ with {ENV_VAR} set, or into {cache_dir(name)}/",
-        f"  - or call again with download=True and network access (from {MIRRORS[name][0]})",
     ]
+    loader = "load_fashion_mnist" if name == "fashion-mnist" else "load_mnist"
+    if download:   # a download was tried and failed
+        lines.append(f"  - or try again with network access (from {MIRRORS[name][0]})")
+    else:          # download=False, which is what the numpynet command (and --data auto) always passes
+        lines.append(f"  - or fetch them once with network access: python -c \"import numpynet; "
+                     f"numpynet.datasets.{loader}()\" (the numpynet command never downloads; --data digits needs "
+                     f"no files)")
     return "\n".join(lines)
 
 
@@ -528,17 +646,30 @@ def _download_missing(name, directory):
 # --------------------------------------------------------------------------------------------------------------
 
 
-def _read_split(name, images_path, labels_path):
-    images, labels = read_idx(images_path), read_idx(labels_path)
-    if images.ndim != 3 or images.dtype != np.uint8:
-        raise DataError(f"{TITLES[name]}: {images_path} should hold uint8 images of shape (N, rows, cols), "
-                        f"got {images.dtype} {images.shape}")
-    if labels.ndim != 1 or labels.dtype != np.uint8:
-        raise DataError(f"{TITLES[name]}: {labels_path} should hold uint8 labels of shape (N,), "
-                        f"got {labels.dtype} {labels.shape}")
-    if len(images) != len(labels):
-        raise DataError(f"{TITLES[name]}: {len(images)} images in {images_path} but {len(labels)} labels in "
-                        f"{labels_path}; the counts must match")
+def _read_split(name, images_path, labels_path, split="train"):
+    """Images and labels of one split. Each header is checked against the dataset (uint8, 28x28, at most the
+    official number of samples, as many labels as images) before its payload is read or decompressed."""
+    title, most = TITLES[name], SPLIT_SIZES[split]
+
+    def check_images(dtype, shape):
+        if len(shape) != 3 or dtype.itemsize != 1 or dtype.kind != "u":
+            raise DataError(f"{title}: {images_path} should hold uint8 images of shape (N, rows, cols), "
+                            f"got {dtype.newbyteorder('=').name} {shape}")
+        if shape[1:] != IMAGE_SIDE or shape[0] > most:
+            raise DataError(f"{title}: {images_path} declares images of shape {shape}; the {split} split holds at "
+                            f"most {most} images of {IMAGE_SIDE[0]}x{IMAGE_SIDE[1]} pixels")
+
+    images = _read_idx(images_path, _describe_source(images_path), MAX_IDX_BYTES, check_images)
+
+    def check_labels(dtype, shape):
+        if len(shape) != 1 or dtype.itemsize != 1 or dtype.kind != "u":
+            raise DataError(f"{title}: {labels_path} should hold uint8 labels of shape (N,), "
+                            f"got {dtype.newbyteorder('=').name} {shape}")
+        if shape[0] != len(images):
+            raise DataError(f"{title}: {len(images)} images in {images_path} but {shape[0]} labels in "
+                            f"{labels_path}; the counts must match")
+
+    labels = _read_idx(labels_path, _describe_source(labels_path), MAX_IDX_BYTES, check_labels)
     if labels.size and labels.max() > 9:
         raise DataError(f"{TITLES[name]}: labels in {labels_path} must be 0..9, found {int(labels.max())}")
     return images, labels.astype(np.int64)
@@ -556,7 +687,7 @@ def _load_idx_dataset(name, path, flatten, normalize, n_train, n_test, dtype, do
     files = find_dataset(name, path=path, download=download)
     out = []
     for split, n in (("train", n_train), ("test", n_test)):
-        images, labels = _read_split(name, files[f"{split}_images"], files[f"{split}_labels"])
+        images, labels = _read_split(name, files[f"{split}_images"], files[f"{split}_labels"], split)
         # Slice before converting: the float copy of 60,000 images is 4-8x the uint8 one.
         images, labels = _take_first(owner, f"n_{split}", n, images, labels)
         X = _to_float(images, dtype, 255.0 if normalize else None)

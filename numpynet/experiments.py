@@ -189,7 +189,7 @@ class Config:
         if self.bn_momentum is not None:
             arch += f", BN momentum {self.bn_momentum:g}"
         return (f"{self.name}: {arch}, {self.optimizer}, {self.spec}, "
-                f"{self.epochs} epochs, batch {self.batch_size}, seed {self.seed}")
+                f"{self.epochs} epoch{'' if self.epochs == 1 else 's'}, batch {self.batch_size}, seed {self.seed}")
 
 
 #: The reference experiment's network and training; specs given as plain strings are applied to it.
@@ -582,8 +582,12 @@ def as_data(data):
 
 # ================================================================================================ training
 
-def train_config(config, data, verbose=0, return_model=False, callbacks=None):
+def train_config(config, data, verbose=0, return_model=False, callbacks=None, grad_stats=False):
     """Train one configuration on ``data`` and evaluate it.
+
+    ``grad_stats``: also record :class:`~numpynet.callbacks.GradientStats` (per-layer gradient norms, penalty
+    shares, dead/saturated units; history keys ``grad_norm/...``) and put the kernels' penalty share of the last
+    epoch in the row (``penalty_share``, see :func:`numpynet.tracing.penalty_share`).
 
     Returns ``{"row": {...}, "history": {...}, "weights": W}``: the table row (see :class:`GridResults`), the
     per-epoch history (with ``reg_penalty``, ``sum(model.losses)`` after each epoch, from a
@@ -599,7 +603,8 @@ def train_config(config, data, verbose=0, return_model=False, callbacks=None):
     with _blas_threads(config):
         start = time.perf_counter()
         hist = model.fit(data.X_train, data.y_train, epochs=config.epochs, batch_size=config.batch_size,
-                         validation_data=val, callbacks=[logger] + list(callbacks or []), verbose=verbose)
+                         validation_data=val, callbacks=[logger] + list(callbacks or []) + _grad_stats(grad_stats),
+                         verbose=verbose)
         seconds = time.perf_counter() - start
         accuracy = {"train_accuracy": model.evaluate(data.X_train, data.y_train)["accuracy"],
                     "val_accuracy": None if val is None else model.evaluate(*val)["accuracy"],
@@ -617,6 +622,9 @@ def train_config(config, data, verbose=0, return_model=False, callbacks=None):
            "seconds_per_epoch": float(np.mean(history["seconds"])) if history.get("seconds") else math.nan,
            "seconds": seconds,
            "params": int(model.count_params())}
+    if grad_stats:
+        from .tracing import penalty_share
+        row["penalty_share"] = penalty_share(history)
     out = {"config": config, "row": row, "history": history, "weights": weights}
     if return_model:
         out["model"] = model
@@ -662,12 +670,17 @@ def first_kernel(model):
     raise DataError("the model has no layer with a kernel 'W'")
 
 
-def _train_quietly(config, data):
+def _grad_stats(enabled):
+    from .callbacks import GradientStats
+    return [GradientStats()] if enabled else []
+
+
+def _train_quietly(config, data, grad_stats=False):
     # Module-level so joblib/Dask can pickle it by reference into worker processes.
-    return train_config(config, data, verbose=0)
+    return train_config(config, data, verbose=0, grad_stats=grad_stats)
 
 
-def run_grid(configs, data, jobs=1, scheduler=None, verbose=1):
+def run_grid(configs, data, jobs=1, scheduler=None, verbose=1, grad_stats=False):
     """Train every configuration on ``data`` and collect the results.
 
     ``configs``: Configs, dicts or spec strings (see :func:`make_config`) or a preset name. ``data``: a
@@ -675,7 +688,9 @@ def run_grid(configs, data, jobs=1, scheduler=None, verbose=1):
     ``jobs``: 1 trains in this process; N > 1 runs N joblib worker processes; None uses one per CPU core (at most
     one per configuration). ``scheduler``: the address of a Dask scheduler (``"tcp://host:8786"``) to run the
     grid on its workers (needs ``pip install numpynet[dist]``; the workers need numpynet installed).
-    ``verbose``: 1 prints a line per finished configuration. Returns :class:`GridResults`.
+    ``verbose``: 1 prints a line per finished configuration. ``grad_stats``: record gradient statistics in every
+    history and the kernels' penalty share in every row (the table's "penalty share" column). Returns
+    :class:`GridResults`.
     """
     if isinstance(configs, str) and configs in PRESETS:
         configs = PRESETS[configs].configs
@@ -689,7 +704,7 @@ def run_grid(configs, data, jobs=1, scheduler=None, verbose=1):
     start = time.perf_counter()
     outputs = []
     bar = _grid_bar(len(configs)) if verbose else None
-    for i, out in enumerate(_dispatch(configs, data, jobs, scheduler)):
+    for i, out in enumerate(_dispatch(configs, data, jobs, scheduler, grad_stats)):
         outputs.append(out)
         if verbose:
             row = out["row"]
@@ -720,14 +735,14 @@ def _clear_terminal_line():
         sys.stderr.flush()
 
 
-def _dispatch(configs, data, jobs, scheduler):
+def _dispatch(configs, data, jobs, scheduler, grad_stats=False):
     """Yield each configuration's result, in the order of ``configs``."""
     if scheduler is None and jobs == 1:
         for config in configs:
-            yield _train_quietly(config, data)
+            yield _train_quietly(config, data, grad_stats)
         return
     from joblib import Parallel, delayed
-    tasks = (delayed(_train_quietly)(config, data) for config in configs)
+    tasks = (delayed(_train_quietly)(config, data, grad_stats) for config in configs)
     if scheduler is None:
         yield from Parallel(n_jobs=jobs, return_as="generator")(tasks)
         return
@@ -742,6 +757,10 @@ _COLUMNS = [("name", "config", "{}"), ("train_accuracy", "train acc", "{:.2%}"),
             ("test_accuracy", "test acc", "{:.2%}"), ("data_loss", "data loss", "{:.4f}"),
             ("reg_loss", "reg loss", "{:.4f}"), ("zero_weights", "|{W}|<1e-3", "{:.1%}"),
             ("mean_abs_weight", "mean |{W}|", "{:.4f}"), ("seconds_per_epoch", "s/epoch", "{:.2f}")]
+
+
+#: The column ``run_grid(..., grad_stats=True)`` adds: the penalty's share of the kernels' gradient, last epoch.
+_PENALTY_SHARE = ("penalty_share", "penalty share", "{:.1%}")
 
 
 class GridResults:
@@ -799,8 +818,9 @@ class GridResults:
 
     def format(self):
         """The table as aligned text, one line per configuration."""
-        header = [title.replace("{W}", self.weights_label) for _, title, _ in _COLUMNS]
-        body = [[_cell(row.get(key), fmt) for key, _, fmt in _COLUMNS] for row in self.rows]
+        columns = _COLUMNS + ([_PENALTY_SHARE] if any("penalty_share" in row for row in self.rows) else [])
+        header = [title.replace("{W}", self.weights_label) for _, title, _ in columns]
+        body = [[_cell(row.get(key), fmt) for key, _, fmt in columns] for row in self.rows]
         widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(header)]
         line = "  ".join("-" * w for w in widths)
 

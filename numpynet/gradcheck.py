@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .spec import check_int, check_number
+
 TINY = 1e-12
 
 
@@ -36,6 +38,11 @@ class GradReport(float):
 
     def __repr__(self):
         return f"GradReport(worst={float(self):.3e}, {len(self.errors)} parameters)"
+
+
+def _check_eps(owner, eps):
+    # A step of 0 divides by zero; a huge one measures a secant, not a derivative.
+    return check_number(owner, "eps", eps, minimum=0.0, maximum=1.0, strict=True)
 
 
 def relative_error(analytic, numeric):
@@ -84,6 +91,8 @@ def check_layer(layer, x, training=True, eps=1e-6, seed=0):
     For a merge layer (``multi_input``) ``x`` is a list of arrays and each input's gradient is checked
     ("input_0", "input_1", ...). Returns a :class:`GradReport` (a float: the worst relative error).
     """
+    eps = _check_eps("check_layer", eps)
+    seed = check_int("check_layer", "seed", seed, minimum=0)
     multi = getattr(layer, "multi_input", False)
     xs = [np.array(a, dtype=np.float64) for a in x] if multi else [np.array(x, dtype=np.float64)]
     if not layer.built:
@@ -145,11 +154,24 @@ def check_regularizer(regularizer, w, eps=1e-6):
 def check_model(model, X, y, eps=1e-6, training=False, max_entries=None):
     """Check ``model.compute_gradients`` — total loss (data + penalties) — against central differences.
 
-    The model's weights are switched to float64 for the check. ``max_entries`` limits how many entries of each
-    parameter are perturbed (a seeded random subset) for big models. Returns a :class:`GradReport`.
+    The check runs in float64 (the model is switched to float64 for it and back to its own dtype afterwards;
+    float32 → float64 → float32 is exact, so the weights come back unchanged). ``max_entries`` limits how many
+    entries of each parameter are perturbed (a seeded random subset) for big models. Returns a
+    :class:`GradReport`.
     """
+    eps = _check_eps("check_model", eps)
+    max_entries = check_int("check_model", "max_entries", max_entries, minimum=1, allow_none=True)
+    model._require_compiled()
+    model._prepare(X, y)          # bad X / y raise here, before the model is touched
+    dtype = model.dtype
     model.to_dtype(np.float64)
-    X = np.asarray(X, dtype=np.float64)
+    try:
+        return _check_model_float64(model, np.asarray(X, dtype=np.float64), y, eps, training, max_entries)
+    finally:
+        model.to_dtype(dtype)
+
+
+def _check_model_float64(model, X, y, eps, training, max_entries):
     _, grads = model.compute_gradients(X, y, training=training)
     rng = np.random.default_rng(0)
     errors = {}

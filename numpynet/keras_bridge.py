@@ -62,14 +62,26 @@ __all__ = ["to_keras", "from_keras", "compare", "Comparison", "configure_tensorf
            "keras_loss", "keras_layer"]
 
 
+_INSTALL_HINT = ("numpynet.keras_bridge needs TensorFlow and Keras 3: pip install 'numpynet[keras]' "
+                 "(or pip install tensorflow-cpu)")
+
+
 def _keras():
     """Import Keras lazily, with an actionable message when it is missing."""
     try:
         import keras
-    except ImportError as exc:   # pragma: no cover - depends on the environment
-        raise ImportError("numpynet.keras_bridge needs TensorFlow and Keras 3: pip install 'numpynet[keras]' "
-                          "(or pip install tensorflow-cpu)") from exc
+    except ImportError as exc:
+        raise ImportError(_INSTALL_HINT) from exc
     return keras
+
+
+def _tensorflow():
+    """Import TensorFlow lazily, with the same message as :func:`_keras` (not a bare ModuleNotFoundError)."""
+    try:
+        import tensorflow as tf
+    except ImportError as exc:
+        raise ImportError(_INSTALL_HINT) from exc
+    return tf
 
 
 def configure_tensorflow(device=None):
@@ -79,7 +91,7 @@ def configure_tensorflow(device=None):
     Call it before TensorFlow runs its first operation; afterwards the visible devices can no longer change and a
     RuntimeWarning says so. Returns the device actually used ("CPU" or "GPU").
     """
-    import tensorflow as tf
+    tf = _tensorflow()
     device = (device or os.environ.get("NUMPYNET_TF_DEVICE") or "CPU").upper()
     if device not in ("CPU", "GPU"):
         raise SpecError(f"configure_tensorflow: device must be 'CPU' or 'GPU', got {device!r}")
@@ -1187,7 +1199,7 @@ def compare(model, X, y, print_table=True):
 
     Returns a :class:`Comparison`.
     """
-    import tensorflow as tf
+    tf = _tensorflow()
     if model.loss is None or model.optimizer is None:
         raise SpecError("compare: the model is not compiled; call model.compile(optimizer=..., loss=...) first")
     graph = _is_graph(model)

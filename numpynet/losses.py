@@ -43,8 +43,10 @@ def as_numeric_array(value, name):
         arr = np.asarray(value)
     except (TypeError, ValueError) as exc:
         raise DataError(f"argument {name!r} cannot be converted to an array: {exc}") from None
-    if arr.dtype.kind not in "biufc":      # bool, signed, unsigned, float, complex (dtype.kind: no issubdtype cost)
-        raise DataError(f"argument {name!r} must be numeric, got dtype {arr.dtype}")
+    if arr.dtype.kind not in "biuf":      # bool, signed, unsigned, float (dtype.kind: no issubdtype cost)
+        what = "real numbers (complex values would lose their imaginary part)" if arr.dtype.kind == "c" else \
+            "numeric"
+        raise DataError(f"argument {name!r} must be {what}, got dtype {arr.dtype}")
     return arr
 
 
@@ -144,6 +146,10 @@ def categorical_targets(y_pred, y_true, name="y_true"):
     _check_batch(y_pred, y, name)
     n_classes = y_pred.shape[-1]
     if y.shape == y_pred.shape:
+        if (y < 0).any():     # a negative "probability" would make the loss negative and the gradient meaningless
+            index = _first(y < 0)
+            raise DataError(f"argument {name!r}: one-hot / probability rows must be >= 0, got {y[index].item()!r}"
+                            f"{_where(index)}")
         return None, y.astype(y_pred.dtype, copy=False)
     batch = y_pred.shape[:-1]
     if y.shape == batch or y.shape == batch + (1,):
@@ -221,9 +227,15 @@ def _check_bool(owner, arg, value):
     raise SpecError(f"{owner}: argument '{arg}' must be True or False, got {value!r} ({type(value).__name__})")
 
 
-def _mean(values, count):
-    """Σ values / count as a Python float, summed in float64 (float32 batches lose nothing to the summation)."""
-    return float(values.sum(dtype=np.float64)) / count
+def _mean(values, count, weights=None):
+    """Σ values / count as a Python float, summed in float64 (float32 batches lose nothing to the summation).
+
+    With per-sample ``weights`` w (N,): Σ_n w_n·(Σ of sample n's values) / count — Keras's weighted
+    ``sum_over_batch_size`` (divided by the count, not by Σw). ``values`` is sample-major: (N, ...) or (N·r,)."""
+    if weights is None:
+        return float(values.sum(dtype=np.float64)) / count
+    per_sample = values.reshape(weights.shape[0], -1).sum(axis=1, dtype=np.float64)
+    return float(np.dot(per_sample, weights.astype(np.float64, copy=False))) / count
 
 
 class Loss(Configurable):
@@ -235,17 +247,27 @@ class Loss(Configurable):
     #: Label smoothing factor (0 = none); the model will not fuse a last-layer activation into a smoothed loss.
     label_smoothing = 0.0
 
-    def forward(self, y_pred, y_true):
-        """The mean loss over the batch, a Python float."""
-        return self._evaluate(self._prepare_pred(y_pred), y_true, need_grad=False)[0]
+    def forward(self, y_pred, y_true, sample_weight=None):
+        """The mean loss over the batch, a Python float (weighted: Σ_n w_n·ℓ_n / N, as Keras)."""
+        return self.forward_backward(y_pred, y_true, sample_weight, need_grad=False)[0]
 
-    def backward(self, y_pred, y_true):
+    def backward(self, y_pred, y_true, sample_weight=None):
         """dL/dy_pred (already divided by the batch size), same shape and dtype as ``y_pred``."""
-        return self._evaluate(self._prepare_pred(y_pred), y_true, need_grad=True)[1]
+        return self.forward_backward(y_pred, y_true, sample_weight)[1]
 
-    def forward_backward(self, y_pred, y_true):
-        """``(loss, dL/dy_pred)`` from one pass over the batch."""
-        return self._evaluate(self._prepare_pred(y_pred), y_true, need_grad=True)
+    def forward_backward(self, y_pred, y_true, sample_weight=None, need_grad=True):
+        """``(loss, dL/dy_pred)`` from one pass over the batch.
+
+        ``sample_weight`` w (N,) weighs each sample's loss: L = (1/N)·Σ_n w_n·ℓ_n, so dL/dy_pred_n is w_n times
+        the unweighted row (the model validates w: finite, ≥ 0, one per sample)."""
+        y_pred = self._prepare_pred(y_pred)
+        if sample_weight is None:
+            return self._evaluate(y_pred, y_true, need_grad)
+        w = np.asarray(sample_weight)
+        loss, grad = self._evaluate(y_pred, y_true, need_grad, weights=w)
+        if grad is not None:
+            grad *= w.astype(grad.dtype, copy=False).reshape((-1,) + (1,) * (grad.ndim - 1))
+        return loss, grad
 
     def output(self, y_pred):
         """What ``model.predict`` shows for this loss's input: the input itself unless the loss takes logits."""
@@ -254,7 +276,7 @@ class Loss(Configurable):
     def _prepare_pred(self, y_pred):
         return as_predictions(y_pred)
 
-    def _evaluate(self, y_pred, y_true, need_grad):
+    def _evaluate(self, y_pred, y_true, need_grad, weights=None):
         raise NotImplementedError
 
 
@@ -263,7 +285,7 @@ registry = Registry("loss", Loss)
 
 # ==================================================================================================== cross-entropy
 
-def _softmax_xent(z, labels, rows, need_grad):
+def _softmax_xent(z, labels, rows, need_grad, weights=None):
     """Softmax cross-entropy from logits z (N, ..., K), the shared fused path.
 
     With shifted logits s = z − max z and S = Σ_k e^(s_k), the loss of a row with target t is
@@ -283,7 +305,7 @@ def _softmax_xent(z, labels, rows, need_grad):
         picked = flat[at_label]                                           # s_y, before e is exponentiated
         np.exp(e, out=e)
         total = _row_sum(e)
-        loss = _mean(np.log(total) - picked, count)
+        loss = _mean(np.log(total) - picked, count, weights)
         if not need_grad:
             return loss, None
         total *= count
@@ -295,7 +317,7 @@ def _softmax_xent(z, labels, rows, need_grad):
     t_sum = _row_sum(t)
     np.exp(e, out=e)
     total = _row_sum(e)
-    loss = _mean(np.log(total) * t_sum - t_dot_s, count)
+    loss = _mean(np.log(total) * t_sum - t_dot_s, count, weights)
     if not need_grad:
         return loss, None
     e *= (t_sum / total)[:, None]
@@ -331,9 +353,9 @@ class SoftmaxCrossEntropy(Loss):
     def _prepare_pred(self, y_pred):
         return as_predictions(y_pred, min_ndim=2)
 
-    def _evaluate(self, y_pred, y_true, need_grad):
+    def _evaluate(self, y_pred, y_true, need_grad, weights=None):
         labels, rows = categorical_targets(y_pred, y_true)
-        return _softmax_xent(y_pred, labels, rows, need_grad)
+        return _softmax_xent(y_pred, labels, rows, need_grad, weights)
 
     def output(self, y_pred):
         return softmax(y_pred)
@@ -370,10 +392,10 @@ class CategoricalCrossentropy(Loss):
             labels = None
         return labels, rows
 
-    def _evaluate(self, y_pred, y_true, need_grad):
+    def _evaluate(self, y_pred, y_true, need_grad, weights=None):
         labels, rows = self._targets(y_pred, y_true)
         if self.from_logits:
-            return _softmax_xent(y_pred, labels, rows, need_grad)
+            return _softmax_xent(y_pred, labels, rows, need_grad, weights)
         n_classes = y_pred.shape[-1]
         p = y_pred.reshape(-1, n_classes)
         count = p.shape[0]
@@ -385,7 +407,7 @@ class CategoricalCrossentropy(Loss):
             idx = np.arange(count)
             r_y = p[idx, lab] / row_sum
             q_y = np.clip(r_y, lo, hi)
-            loss = _mean(-np.log(q_y), count)
+            loss = _mean(-np.log(q_y), count, weights)
             if not need_grad:
                 return loss, None
             g_y = -_in_range(r_y, lo, hi) / (q_y * count)          # ∂ℓ/∂r_y (already / N)
@@ -396,7 +418,7 @@ class CategoricalCrossentropy(Loss):
         t = rows.reshape(-1, n_classes)
         r = p / row_sum[:, None]
         q = np.clip(r, lo, hi)
-        loss = _mean(-np.einsum("ij,ij->i", t, np.log(q)), count)
+        loss = _mean(-np.einsum("ij,ij->i", t, np.log(q)), count, weights)
         if not need_grad:
             return loss, None
         g = -t / q
@@ -428,10 +450,10 @@ class SparseCategoricalCrossentropy(Loss):
     def _prepare_pred(self, y_pred):
         return as_predictions(y_pred, min_ndim=2)
 
-    def _evaluate(self, y_pred, y_true, need_grad):
+    def _evaluate(self, y_pred, y_true, need_grad, weights=None):
         labels, rows = categorical_targets(y_pred, y_true)
         if self.from_logits:
-            return _softmax_xent(y_pred, labels, rows, need_grad)
+            return _softmax_xent(y_pred, labels, rows, need_grad, weights)
         n_classes = y_pred.shape[-1]
         p = y_pred.reshape(-1, n_classes)
         count = p.shape[0]
@@ -442,7 +464,7 @@ class SparseCategoricalCrossentropy(Loss):
             lab = labels.reshape(-1)
             idx = np.arange(count)
             c_y = c[idx, lab]
-            loss = _mean(np.log(c_sum) - np.log(c_y), count)
+            loss = _mean(np.log(c_sum) - np.log(c_y), count, weights)
             if not need_grad:
                 return loss, None
             grad = np.empty_like(p)
@@ -451,7 +473,7 @@ class SparseCategoricalCrossentropy(Loss):
         else:
             t = rows.reshape(-1, n_classes)
             t_sum = _row_sum(t)
-            loss = _mean(np.log(c_sum) * t_sum - np.einsum("ij,ij->i", t, np.log(c)), count)
+            loss = _mean(np.log(c_sum) * t_sum - np.einsum("ij,ij->i", t, np.log(c)), count, weights)
             if not need_grad:
                 return loss, None
             grad = (t_sum / c_sum)[:, None] - t / c
@@ -479,8 +501,13 @@ class BinaryCrossentropy(Loss):
         self.label_smoothing = check_number("BinaryCrossentropy", "label_smoothing", label_smoothing,
                                             minimum=0.0, maximum=1.0)
 
-    def _evaluate(self, y_pred, y_true, need_grad):
+    def _evaluate(self, y_pred, y_true, need_grad, weights=None):
         t = dense_targets(y_pred, y_true)
+        outside = (t < 0) | (t > 1)      # labels in {-1, 1} (the SVM habit) would give a meaningless loss
+        if outside.any():
+            index = _first(outside)
+            raise DataError(f"argument 'y_true': binary cross-entropy needs targets in [0, 1] (labels 0/1), got "
+                            f"{t[index].item()!r}{_where(index)}")
         if self.label_smoothing:
             alpha = self.label_smoothing
             t = t * y_pred.dtype.type(1.0 - alpha) + y_pred.dtype.type(0.5 * alpha)
@@ -488,7 +515,7 @@ class BinaryCrossentropy(Loss):
         if self.from_logits:
             z = y_pred
             e = np.exp(-np.abs(z))
-            loss = _mean(np.maximum(z, 0) - z * t + np.log1p(e), count)
+            loss = _mean(np.maximum(z, 0) - z * t + np.log1p(e), count, weights)
             if not need_grad:
                 return loss, None
             # σ(z) from the same e = exp(−|z|): 1/(1+e) for z ≥ 0, e/(1+e) for z < 0
@@ -500,7 +527,7 @@ class BinaryCrossentropy(Loss):
         lo, hi = _clip_bounds(y_pred.dtype)
         c = np.clip(y_pred, lo, hi)
         one_minus_c = 1.0 - c
-        loss = _mean(-(t * np.log(c) + (1.0 - t) * np.log(one_minus_c)), count)
+        loss = _mean(-(t * np.log(c) + (1.0 - t) * np.log(one_minus_c)), count, weights)
         if not need_grad:
             return loss, None
         grad = c - t
@@ -522,10 +549,11 @@ class MeanSquaredError(Loss):
     def __init__(self):
         pass
 
-    def _evaluate(self, y_pred, y_true, need_grad):
+    def _evaluate(self, y_pred, y_true, need_grad, weights=None):
         d = y_pred - dense_targets(y_pred, y_true)
         flat = d.reshape(-1)
-        loss = float(np.dot(flat, flat)) / d.size    # one BLAS call, no temporary (float32 to float32 precision)
+        # one BLAS call, no temporary (float32 to float32 precision)
+        loss = float(np.dot(flat, flat)) / d.size if weights is None else _mean(d * d, d.size, weights)
         if not need_grad:
             return loss, None
         d *= d.dtype.type(2.0 / d.size)
@@ -539,9 +567,9 @@ class MeanAbsoluteError(Loss):
     def __init__(self):
         pass
 
-    def _evaluate(self, y_pred, y_true, need_grad):
+    def _evaluate(self, y_pred, y_true, need_grad, weights=None):
         d = y_pred - dense_targets(y_pred, y_true)
-        loss = _mean(np.abs(d), d.size)
+        loss = _mean(np.abs(d), d.size, weights)
         if not need_grad:
             return loss, None
         np.sign(d, out=d)
@@ -561,12 +589,12 @@ class Huber(Loss):
     def __init__(self, delta=1.0):
         self.delta = check_number("Huber", "delta", delta, minimum=0.0, strict=True)
 
-    def _evaluate(self, y_pred, y_true, need_grad):
+    def _evaluate(self, y_pred, y_true, need_grad, weights=None):
         d = y_pred - dense_targets(y_pred, y_true)
         delta = d.dtype.type(self.delta)
         a = np.abs(d)
         per = np.where(a <= delta, 0.5 * d * d, delta * a - 0.5 * delta * delta)
-        loss = _mean(per, d.size)
+        loss = _mean(per, d.size, weights)
         if not need_grad:
             return loss, None
         np.clip(d, -delta, delta, out=d)

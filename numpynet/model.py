@@ -30,7 +30,7 @@ from . import metrics as _metrics
 from . import optimizers as _optimizers
 from .config import as_float_dtype
 from .errors import DataError, ShapeError, SpecError
-from .spec import to_json
+from .spec import check_number, to_json
 
 #: Default batch of evaluate/predict: big enough for efficient matrix products, small enough that a Conv2D's im2col
 #: columns stay in the tens of megabytes (4096 28x28 images with 5x5 kernels would need 320 MB).
@@ -56,6 +56,156 @@ def check_inputs(X, name="X"):
         bad = np.argwhere(~np.isfinite(arr))[0]
         raise DataError(f"argument {name!r} contains NaN or inf (first at index {tuple(int(i) for i in bad)})")
     return arr
+
+
+
+def _check_count(owner, arg, value, minimum):
+    """An int ≥ ``minimum``: a bool, a float (2.7 or 2.0) or a string is refused, not converted."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise SpecError(f"{owner}: argument {arg!r} must be an integer >= {minimum}, got {value!r} "
+                        f"({type(value).__name__})")
+    if value < minimum:
+        raise SpecError(f"{owner}: argument {arg!r} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _check_flag(owner, arg, value):
+    """True or False, nothing else (``shuffle="no"`` would otherwise be truthy)."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise SpecError(f"{owner}: argument {arg!r} must be True or False, got {value!r} ({type(value).__name__})")
+
+
+def _check_verbose(owner, value):
+    """Keras's verbose values: 0 (silent), 1 (progress bar), 2 (one line per epoch) or "auto" (= 1)."""
+    if isinstance(value, str) and value == "auto":
+        return 1
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value not in (0, 1, 2):
+        raise SpecError(f"{owner}: argument 'verbose' must be 0 (silent), 1 (progress bar), 2 (one line per "
+                        f"epoch) or 'auto', got {value!r}")
+    return int(value)
+
+
+def _check_callbacks(callbacks):
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, _callbacks.Callback):
+        callbacks = [callbacks]
+    if not isinstance(callbacks, (list, tuple)):
+        raise SpecError(f"fit: argument 'callbacks' must be a list of nn.callbacks.Callback objects, got "
+                        f"{type(callbacks).__name__}")
+    for i, cb in enumerate(callbacks):
+        if not isinstance(cb, _callbacks.Callback):
+            raise SpecError(f"fit: argument 'callbacks[{i}]' must be an nn.callbacks.Callback (subclass it, or use "
+                            f"nn.callbacks.LambdaCallback), got {cb!r} ({type(cb).__name__})")
+    return list(callbacks)
+
+
+def _is_stream(X):
+    """An iterable of batches (a generator, nn.data.BatchStream, ...) rather than array data."""
+    if isinstance(X, (np.ndarray, list, tuple, dict, str, bytes)) or hasattr(X, "__array__"):
+        return False
+    return hasattr(X, "__iter__") or hasattr(X, "__next__")
+
+
+def _class_labels(y):
+    """Class index per sample of prepared targets: labels (N,), one-hot rows (N, K) or binary (N, 1)."""
+    if y.ndim == 1:
+        return y.astype(np.int64)
+    if y.shape[-1] == 1:
+        return np.rint(y.reshape(y.shape[0], -1)[:, 0]).astype(np.int64)
+    return y.reshape(y.shape[0], -1, y.shape[-1]).argmax(axis=-1)[:, 0]
+
+
+class _ArraySource:
+    """The batches of array data: a fresh permutation per epoch from the model's shuffle generator, rows gathered
+    into buffers reused across batches and epochs (sized min(batch_size, n))."""
+
+    def __init__(self, model, xs, ys, sws, batch_size, shuffle, steps_per_epoch):
+        self.model, self.xs, self.ys, self.sws, self.shuffle = model, xs, ys, sws, shuffle
+        n = xs[0].shape[0]
+        self.batch_size = min(batch_size, n)
+        self.n_batches = -(-n // self.batch_size)
+        if steps_per_epoch is not None:
+            self.n_batches = min(self.n_batches, steps_per_epoch)
+        self.xbufs = [np.empty((self.batch_size,) + x.shape[1:], dtype=x.dtype) for x in xs]
+        self.ybufs = [np.empty((self.batch_size,) + t.shape[1:], dtype=t.dtype) for t in ys]
+        self.wbuf = None if sws is None else np.empty(self.batch_size)
+
+    def epoch(self):
+        n = self.xs[0].shape[0]
+        order = self.model._shuffle_rng.permutation(n) if self.shuffle else np.arange(n)
+        size = self.batch_size
+        for b in range(self.n_batches):
+            idx = order[b * size:(b + 1) * size]
+            m = idx.size
+            # mode="clip": the indices are a permutation, always valid, and "raise" would buffer the copy.
+            xb = [np.take(x, idx, axis=0, out=buf[:m], mode="clip") for x, buf in zip(self.xs, self.xbufs)]
+            yb = [np.take(t, idx, axis=0, out=buf[:m], mode="clip") for t, buf in zip(self.ys, self.ybufs)]
+            wb = None if self.sws is None else np.take(self.sws, idx, out=self.wbuf[:m], mode="clip")
+            yield xb, yb, wb
+
+
+class _StreamSource:
+    """Batches from an iterable of ``(x, y)`` or ``(x, y, sample_weight)``; each is validated like array data
+    before it is trained on.
+
+    Without ``steps_per_epoch`` an epoch is one pass of ``iter(data)``; with it, batches are drawn from one
+    iterator across epochs (Keras's habit for endless generators), restarted when a re-iterable runs out."""
+
+    def __init__(self, model, data, steps_per_epoch):
+        self.model, self.data, self.steps = model, data, steps_per_epoch
+        self.reiterable = hasattr(data, "__iter__") and not hasattr(data, "__next__")
+        if steps_per_epoch is None:
+            try:
+                self.n_batches = len(data)
+            except TypeError:
+                self.n_batches = None
+        else:
+            self.n_batches = steps_per_epoch
+        self.iterator = None
+        self.epochs_done = 0
+
+    def _next_batch(self):
+        try:
+            return next(self.iterator)
+        except StopIteration:
+            if not self.reiterable:
+                raise
+            self.iterator = iter(self.data)
+            return next(self.iterator)
+
+    def epoch(self):
+        if self.steps is None or self.iterator is None:
+            self.iterator = iter(self.data)
+        count = 0
+        while self.steps is None or count < self.steps:
+            try:
+                item = next(self.iterator) if self.steps is None else self._next_batch()
+            except StopIteration:
+                break
+            yield self._prepare(item, count)
+            count += 1
+        if self.steps is not None and count < self.steps or count == 0:
+            what = (f"{count} of steps_per_epoch={self.steps} batches" if self.steps is not None
+                    else "no batches")
+            hint = ("" if self.reiterable else "; a generator runs once: pass a re-iterable such as "
+                    "nn.data.BatchStream, or a generator that loops forever with steps_per_epoch")
+            raise DataError(f"argument 'X': the data ran out in epoch {self.epochs_done + 1} after {what}{hint}")
+        self.epochs_done += 1
+
+    def _prepare(self, item, index):
+        if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
+            raise DataError(f"argument 'X': batch {index + 1} must be a tuple (x, y) or (x, y, sample_weight), "
+                            f"got {type(item).__name__}")
+        model = self.model
+        try:
+            xs = model._prepare_x(item[0])
+            ys = model._prepare_y(item[1], xs[0].shape[0])
+            ws = None if len(item) == 2 else model._sample_weights(item[2], None, ys, xs[0].shape[0])
+        except (DataError, ShapeError) as exc:
+            raise type(exc)(f"argument 'X', batch {index + 1}: {exc}") from None
+        return xs, ys, ws
 
 
 class _Step:
@@ -108,6 +258,8 @@ class Model:
 
     def __init__(self, inputs=None, outputs=None, seed=None, dtype=None, name=None):
         self.layers = []
+        if seed is not None:
+            seed = _check_count(type(self).__name__, "seed", seed, 0)
         self.seed = seed
         self.dtype = as_float_dtype(dtype)
         self.name = name or "model"
@@ -161,6 +313,8 @@ class Model:
         self.output_shapes = [t.shape for t in outputs]
         self._plan()
         self.built = True
+        # layers may be shared with another model that fuses their activation into its loss: this one doesn't
+        self._fused = [(t.node.layer, False) for t in outputs if hasattr(t.node.layer, "output_logits")]
         if self.loss is not None:
             self._configure_output()
         if self.optimizer is not None:
@@ -226,10 +380,15 @@ class Model:
     def compile(self, optimizer="sgd", loss="softmax_cross_entropy", metrics=None):
         """Choose the optimizer, the loss (one for every output, or a list with one per output) and the metrics
         (each an object or a spec string)."""
-        self.optimizer = _optimizers.get(optimizer)
-        self.loss = [_losses.get(item) for item in loss] if isinstance(loss, (list, tuple)) else _losses.get(loss)
-        self.metrics = [m if isinstance(m, str) else getattr(m, "__name__", str(m)) for m in (metrics or [])]
-        self._metric_fns = {name: _metrics.get(name) for name in self.metrics}
+        optimizer = _optimizers.get(optimizer)
+        loss = [_losses.get(item) for item in loss] if isinstance(loss, (list, tuple)) else _losses.get(loss)
+        if isinstance(metrics, str):      # metrics="accuracy": one metric, not the letters of its name
+            metrics = [metrics]
+        if metrics is not None and not isinstance(metrics, (list, tuple)):
+            raise SpecError(f"compile: argument 'metrics' must be a list such as ['accuracy'], got {metrics!r}")
+        names = [m if isinstance(m, str) else getattr(m, "__name__", str(m)) for m in (metrics or [])]
+        fns = {name: _metrics.get(name) for name in names}
+        self.optimizer, self.loss, self.metrics, self._metric_fns = optimizer, loss, names, fns
         if self.built:
             self._configure_output()
             self.optimizer.build(self.trainable_weight_arrays())
@@ -250,6 +409,7 @@ class Model:
         Only an output layer called once, whose output feeds no other layer, can skip its activation."""
         losses = self._output_losses()
         self._train_losses = list(losses)
+        self._fused = []
         read = {id(t) for node in self._nodes for t in node.inputs}
         calls = {}
         for node in self._nodes:
@@ -259,12 +419,14 @@ class Model:
             if not hasattr(layer, "output_logits"):
                 continue
             layer.output_logits = False
+            self._fused.append((layer, False))
             act = getattr(getattr(layer, "activation", None), "spec_name", None)
             wanted = _FUSE_WITH.get(loss.spec_name)
             if (wanted is not None and act == wanted and not getattr(loss, "from_logits", False)
                     and not getattr(loss, "label_smoothing", 0.0) and calls.get(layer) == 1
                     and id(tensor) not in read):
                 layer.output_logits = True
+                self._fused[-1] = (layer, True)
                 self._train_losses[i] = _losses.get("softmax_cross_entropy" if wanted == "softmax"
                                                     else "binary_crossentropy(from_logits=True)")
 
@@ -378,7 +540,18 @@ class Model:
     def _prepare_x(self, X, name="X"):
         xs = self._check_x(X, name)
         self._ensure_built(xs)
-        return [np.ascontiguousarray(x, dtype=self.dtype) for x in xs]
+        out = []
+        for i, x in enumerate(xs):
+            converted = np.ascontiguousarray(x, dtype=self.dtype)
+            # float64 values beyond float32's range (1e39) pass the finiteness check and become inf here
+            if converted is not x and x.dtype.kind == "f" and x.dtype.itemsize > converted.dtype.itemsize \
+                    and not np.isfinite(converted).all():
+                arg = name if len(xs) == 1 else f"{name}[{i}]"
+                limit = float(np.finfo(self.dtype).max)
+                raise DataError(f"argument {arg!r} has values beyond the {np.dtype(self.dtype).name} range "
+                                f"(|x| > {limit:.3g}); rescale the inputs or use dtype='float64'")
+            out.append(converted)
+        return out
 
     def _prepare_y(self, y, n, name="y"):
         outs = len(self._outputs)
@@ -404,6 +577,10 @@ class Model:
             "softmax_cross_entropy", "categorical_crossentropy", "sparse_categorical_crossentropy")
         if y.ndim == 2 and y.shape[1] == 1 and out_dim > 1 and categorical:
             y = y[:, 0]
+        if y.ndim == 1 and len(out_shape) > 2:
+            raise ShapeError(f"argument {name!r} has one label per sample, but the model outputs "
+                             f"{tuple(out_shape[1:])} per sample (its input 'X' has samples of shape "
+                             f"{tuple(self.input_shapes[0][1:])}); flatten X or add nn.layers.Flatten() first")
         if y.ndim == 1 and (categorical or out_dim > 1):
             if not np.all(np.mod(y, 1) == 0):
                 raise DataError(f"argument {name!r}: class labels must be integers, got values such as "
@@ -416,9 +593,22 @@ class Model:
         if y.ndim == 1:
             y = y.reshape(-1, 1)
         if tuple(y.shape[1:]) != tuple(out_shape[1:]):
+            hint = ""
+            if len(out_shape) > 2 and len(self.input_shapes) == 1:   # Dense on (N, a, b) inputs works per row
+                hint = (f" because 'X' has samples of shape {tuple(self.input_shapes[0][1:])}: flatten X or add "
+                        f"nn.layers.Flatten() first")
             raise ShapeError(f"argument {name!r} has rows of shape {y.shape[1:]}, but the model outputs "
-                             f"{tuple(out_shape[1:])}")
-        return y.astype(self.dtype)
+                             f"{tuple(out_shape[1:])}{hint}")
+        y = y.astype(self.dtype)
+        if loss is not None:
+            # the loss's own target checks (probability rows >= 0, binary targets in [0, 1]) over all of y at
+            # once: a bad row in a late batch must fail before the first update, not after some
+            uniform = np.full(y.shape, 1.0 / y.shape[-1], dtype=self.dtype)
+            try:
+                loss.forward(uniform, y)
+            except (DataError, ShapeError) as exc:
+                raise type(exc)(f"argument {name!r}: {exc}") from None
+        return y
 
     # ------------------------------------------------------------------------------------------------ passes
     def _forward(self, xs, training):
@@ -429,6 +619,8 @@ class Model:
         """
         values = [None] * self._n_slots
         values[:len(xs)] = xs
+        for layer, fused in self._fused:   # the same layer objects may sit in another model that fuses differently
+            layer.output_logits = fused
         activity = 0.0
         for step in self._steps:
             layer = step.layer
@@ -442,22 +634,28 @@ class Model:
                 values[s] = None
         return [values[s] for s in self._output_slots], activity
 
-    def _backward(self, douts):
-        """Reverse execution order; a tensor's gradient is the sum over the layers that read it."""
+    def _backward(self, douts, activity=True):
+        """Reverse execution order; a tensor's gradient is the sum over the layers that read it.
+
+        ``douts`` holds dL/d(output) per output (None: no gradient from that output); ``activity=False`` leaves the
+        activity penalties out (the data part of :meth:`compute_gradients` with ``split=True``)."""
         grads = [None] * self._n_slots
         n_inputs = len(self._inputs)
         for s, d in zip(self._output_slots, douts):
-            grads[s] = d if grads[s] is None else grads[s] + d
+            if d is not None:
+                grads[s] = d if grads[s] is None else grads[s] + d
         for step in reversed(self._steps):
             dy, grads[step.out_slot] = grads[step.out_slot], None
             layer = step.layer
-            if dy is None:   # an output nothing depends on: its layer gets zero gradients
+            penalized = activity and layer.activity_regularizer is not None
+            if dy is None and not penalized:   # nothing downstream depends on this output: zero gradients
                 for g in layer.grads.values():
                     g[...] = 0
                 continue
-            if layer.activity_regularizer is not None:
+            if penalized:
                 a = layer._activity_output
-                dy = dy + layer.activity_regularizer.grad(a) / a.shape[0]
+                da = layer.activity_regularizer.grad(a) / a.shape[0]
+                dy = da if dy is None else dy + da
             dx = layer.backward(dy)
             if not step.needs_input_grad:
                 continue
@@ -473,11 +671,11 @@ class Model:
         """Σ of parameter penalties over all layers (Keras's ``sum(model.losses)``)."""
         return float(sum(layer.regularization_loss() for layer in self.layers))
 
-    def _loss_and_grads(self, xs, ys, training):
+    def _loss_and_grads(self, xs, ys, training, sws=None):
         outs, activity = self._forward(xs, training)
         data_loss, douts = 0.0, []
         for loss, out, y in zip(self._train_losses, outs, ys):
-            value, dout = loss.forward_backward(out, y)
+            value, dout = loss.forward_backward(out, y, sws)
             data_loss += float(value)
             douts.append(dout)
         reg_loss = self.regularization_loss() + activity
@@ -486,8 +684,9 @@ class Model:
             layer.add_regularization_grads()
         return float(data_loss), float(reg_loss), outs
 
-    def _step(self, xs, ys):
-        data_loss, reg_loss, outs = self._loss_and_grads(xs, ys, training=True)
+    def _step(self, xs, ys, sws=None):
+        """One update; skipped when the loss is NaN/inf (the weights that produced it stay as they are)."""
+        data_loss, reg_loss, outs = self._loss_and_grads(xs, ys, training=True, sws=sws)
         total = data_loss + reg_loss
         if math.isfinite(total):
             self.optimizer.apply_gradients(self.trainable_weight_arrays(), self._trainable_grad_arrays())
@@ -495,8 +694,8 @@ class Model:
                 layer.apply_constraints()
         return data_loss, reg_loss, outs
 
-    def _data_loss(self, outs, ys):
-        return float(sum(float(loss.forward(out, y)) for loss, out, y in zip(self._train_losses, outs, ys)))
+    def _data_loss(self, outs, ys, sws=None):
+        return float(sum(float(loss.forward(out, y, sws)) for loss, out, y in zip(self._train_losses, outs, ys)))
 
     def compute_loss(self, X, y, training=False):
         """Total loss (mean data loss + penalties) on (X, y), without gradients or updates."""
@@ -505,21 +704,51 @@ class Model:
         outs, activity = self._forward(xs, training)
         return self._data_loss(outs, ys) + self.regularization_loss() + float(activity)
 
-    def compute_gradients(self, X, y, training=False):
+    def compute_gradients(self, X, y, training=False, split=False):
         """``(total_loss, grads)`` for one batch, no update; grads are aligned with ``get_weights()``
-        (zeros for non-trainable weights such as BatchNormalization's moving statistics)."""
-        self._require_compiled()
-        xs, ys = self._prepare(X, y)
-        data_loss, reg_loss, _ = self._loss_and_grads(xs, ys, training)
-        grads = [layer.grads[key].copy() if key in layer.grads else np.zeros_like(layer.params[key])
-                 for layer, key in self._weight_slots()]
-        return data_loss + reg_loss, grads
+        (zeros for non-trainable weights such as BatchNormalization's moving statistics).
 
-    def train_on_batch(self, X, y):
+        ``split=True`` returns ``{"data": [...], "penalty": [...], "total": [...]}`` instead, each aligned with
+        ``get_weights()``: the gradient of the mean data loss, the gradient of the penalties (weight penalties
+        R(W) and activity penalties R(a)/N, which reach earlier layers through backpropagation), and their sum,
+        ``total = data + penalty`` (that very addition, so the identity holds exactly)."""
+        self._require_compiled()
+        _check_flag("compute_gradients", "split", split)
+        xs, ys = self._prepare(X, y)
+        if split:
+            return self._split_gradients(xs, ys, training)
+        data_loss, reg_loss, _ = self._loss_and_grads(xs, ys, training)
+        return data_loss + reg_loss, self._grads_copy()
+
+    def _grads_copy(self):
+        return [layer.grads[key].copy() if key in layer.grads else np.zeros_like(layer.params[key])
+                for layer, key in self._weight_slots()]
+
+    def _split_gradients(self, xs, ys, training=False):
+        """The data and penalty parts of the gradient on prepared arrays: one forward, then a backward pass of
+        the data loss alone and, only when some layer has an activity penalty, a second backward pass of the
+        penalties alone (backward is linear in dy). Leaves the layers' ``grads`` holding the penalty part."""
+        outs, _ = self._forward(xs, training)
+        douts = [loss.forward_backward(out, y)[1] for loss, out, y in zip(self._train_losses, outs, ys)]
+        self._backward(douts, activity=False)
+        data = self._grads_copy()
+        if any(step.layer.activity_regularizer is not None for step in self._steps):
+            self._backward([None] * len(douts), activity=True)
+        else:
+            for layer in self.layers:
+                for g in layer.grads.values():
+                    g[...] = 0
+        for layer in self.layers:
+            layer.add_regularization_grads()
+        penalty = self._grads_copy()
+        return {"data": data, "penalty": penalty, "total": [d + p for d, p in zip(data, penalty)]}
+
+    def train_on_batch(self, X, y, sample_weight=None, class_weight=None):
         """One optimizer step on (X, y); returns the total loss before the step (as Keras)."""
         self._require_compiled()
         xs, ys = self._prepare(X, y)
-        data_loss, reg_loss, _ = self._step(xs, ys)
+        sws = self._sample_weights(sample_weight, class_weight, ys, xs[0].shape[0])
+        data_loss, reg_loss, _ = self._step(xs, ys, sws)
         return data_loss + reg_loss
 
     def __call__(self, X, training=False):
@@ -531,111 +760,188 @@ class Model:
             raise SpecError("calling a model on a symbolic tensor (nesting models) is not supported; call its "
                             "layers on the tensor instead")
         xs = self._prepare_x(X)
-        outs, _ = self._forward(xs, training=bool(training))
+        outs, _ = self._forward(xs, training=_check_flag("model", "training", training))
         outs = [self._output(out, i) for i, out in enumerate(outs)]
         return outs if self._multi_out else outs[0]
 
+    # ------------------------------------------------------------------------------------------------ weights
+    def _sample_weights(self, sample_weight, class_weight, ys, n, name="sample_weight"):
+        """Per-sample weights w (n,) from ``sample_weight`` or ``class_weight`` (w_n = class_weight[y_n]), or None.
+
+        Checked before anything changes: one finite, non-negative number per sample; every class of ``y`` in
+        ``class_weight``; not both (as Keras)."""
+        if sample_weight is not None and class_weight is not None:
+            raise SpecError("fit: pass 'sample_weight' or 'class_weight', not both (fold the class weights into "
+                            "the sample weights)")
+        if sample_weight is not None:
+            w = _losses.as_numeric_array(sample_weight, name)
+            if w.dtype.kind == "c" or w.dtype.kind == "b":
+                raise DataError(f"argument {name!r} must hold real numbers, got dtype {w.dtype}")
+            if w.ndim == 2 and w.shape[1] == 1:
+                w = w[:, 0]
+            if w.shape != (n,):
+                raise ShapeError(f"argument {name!r} must have one weight per sample, shape ({n},); got shape "
+                                 f"{w.shape}")
+        elif class_weight is not None:
+            if not isinstance(class_weight, dict) or not class_weight:
+                raise SpecError(f"argument 'class_weight' must be a dict {{class index: weight}}, got "
+                                f"{class_weight!r}")
+            for key in class_weight:
+                if isinstance(key, bool) or not isinstance(key, (int, np.integer)):
+                    raise SpecError(f"argument 'class_weight': keys must be class indices (int), got {key!r}")
+            if len(ys) != 1:
+                raise SpecError("argument 'class_weight' needs a model with one output")
+            labels = _class_labels(ys[0])
+            lookup = np.full(int(max(int(labels.max()), max(class_weight))) + 1, np.nan)
+            for key, value in class_weight.items():
+                if key >= 0:
+                    lookup[key] = check_number("fit", f"class_weight[{key}]", value, minimum=0.0)
+            w = lookup[labels]
+            if np.isnan(w).any():
+                missing = sorted({int(c) for c in labels[np.isnan(w)]})
+                raise DataError(f"argument 'class_weight' has no weight for class(es) {missing} present in y; "
+                                f"given: {sorted(class_weight)}")
+        else:
+            return None
+        w = w.astype(np.float64)
+        if not np.isfinite(w).all() or (w < 0).any():
+            bad = w[~np.isfinite(w) | (w < 0)][0]
+            raise DataError(f"argument {name!r} must be finite and >= 0, got {bad!r}")
+        return w
+
     # ------------------------------------------------------------------------------------------------ fit
-    def fit(self, X, y, epochs=1, batch_size=32, validation_data=None, validation_split=0.0, shuffle=True,
-            callbacks=None, verbose=1, initial_epoch=0):
+    def fit(self, X, y=None, epochs=1, batch_size=None, validation_data=None, validation_split=0.0, shuffle=True,
+            callbacks=None, verbose=1, initial_epoch=0, sample_weight=None, class_weight=None,
+            steps_per_epoch=None):
         """Train for ``epochs`` passes over (X, y) in shuffled mini-batches; returns a :class:`History`.
 
-        ``validation_split`` holds out the *last* fraction of the samples (before shuffling), as Keras does.
-        ``verbose``: 0 silent, 1 a progressbar2 bar per epoch, 2 one line per epoch. History records per epoch:
-        ``loss`` (= ``data_loss`` + ``reg_loss``, the batch-size-weighted mean over the epoch's batches), each
-        metric, the same with ``val_`` for the validation data, and ``seconds``. With several inputs or outputs,
-        ``X`` and ``y`` are lists (or dicts keyed by the input/output layer names).
+        ``X`` is an array (or a list/dict of arrays for several inputs), or an iterable of ``(x, y)`` /
+        ``(x, y, sample_weight)`` batches such as :class:`numpynet.data.BatchStream` or a generator (then ``y`` is
+        None; ``steps_per_epoch`` batches make an epoch, by default one pass of the iterable).
+        ``batch_size`` defaults to 32. ``validation_split`` holds out the *last* fraction of the samples (before
+        shuffling), as Keras does. ``sample_weight`` (one weight per sample) or ``class_weight``
+        (``{class: weight}``) weigh each sample's loss: L = (1/N)·Σ_n w_n·ℓ_n, as Keras.
+        ``verbose``: 0 silent, 1 a progress bar (one line per epoch when stderr is not a terminal), 2 one line per
+        epoch. History records per epoch: ``loss`` (= ``data_loss`` + ``reg_loss``, the batch-size-weighted mean
+        over the epoch's batches), each metric, the same with ``val_`` for the validation data, and ``seconds``.
+
+        Every argument is checked before any weight changes. If the loss becomes NaN/inf, or the weights stop
+        being finite, training stops with a warning and the model keeps the weights (and optimizer state) it had
+        at the start of that epoch — the last ones known to be finite.
         """
         self._require_compiled()
-        xs, ys = self._prepare(X, y)
-        n = xs[0].shape[0]
-        if validation_data is None and validation_split:
-            if not 0.0 < validation_split < 1.0:
-                raise SpecError(f"argument 'validation_split' must be in (0, 1), got {validation_split!r}")
-            n_val = int(n * validation_split)
-            if n_val == 0 or n_val == n:
-                raise DataError(f"validation_split={validation_split} leaves {n - n_val} training and {n_val} "
-                                f"validation samples; both must be > 0")
-            validation = ([x[n - n_val:] for x in xs], [t[n - n_val:] for t in ys])
-            xs, ys = [x[:n - n_val] for x in xs], [t[:n - n_val] for t in ys]
-            n = xs[0].shape[0]
-        else:
+        epochs = _check_count("fit", "epochs", epochs, 1)
+        initial_epoch = _check_count("fit", "initial_epoch", initial_epoch, 0)
+        if initial_epoch >= epochs:
+            raise SpecError(f"fit: argument 'initial_epoch' ({initial_epoch}) must be smaller than 'epochs' "
+                            f"({epochs})")
+        batch_size = 32 if batch_size is None else _check_count("fit", "batch_size", batch_size, 1)
+        shuffle = _check_flag("fit", "shuffle", shuffle)
+        verbose = _check_verbose("fit", verbose)
+        split = check_number("fit", "validation_split", validation_split, minimum=0.0, maximum=1.0)
+        steps_per_epoch = (None if steps_per_epoch is None
+                           else _check_count("fit", "steps_per_epoch", steps_per_epoch, 1))
+        callbacks = _check_callbacks(callbacks)
+        if _is_stream(X):
+            if y is not None or sample_weight is not None or class_weight is not None:
+                raise SpecError("fit: when 'X' is an iterable of batches, the targets (and sample weights) come "
+                                "from it; pass y=None, sample_weight=None and class_weight=None")
+            if split:
+                raise SpecError("fit: 'validation_split' needs arrays; with a stream of batches pass "
+                                "validation_data=(X_val, y_val)")
+            source = _StreamSource(self, X, steps_per_epoch)
             validation = None
-        batch_size = int(batch_size or 32)
-        if batch_size < 1:
-            raise SpecError(f"argument 'batch_size' must be >= 1, got {batch_size}")
+        else:
+            if y is None:
+                raise SpecError("fit: argument 'y' is missing (targets for X)")
+            xs, ys = self._prepare(X, y)
+            sws = self._sample_weights(sample_weight, class_weight, ys, xs[0].shape[0])
+            validation = None
+            if split and validation_data is None:
+                n = xs[0].shape[0]
+                n_val = int(n * split)
+                if not 0 < n_val < n:
+                    raise DataError(f"validation_split={split} leaves {n - n_val} training and {n_val} "
+                                    f"validation samples; both must be > 0")
+                validation = ([x[n - n_val:] for x in xs], [t[n - n_val:] for t in ys],
+                              None if sws is None else sws[n - n_val:])
+                xs, ys = [x[:n - n_val] for x in xs], [t[:n - n_val] for t in ys]
+                sws = None if sws is None else sws[:n - n_val]
+            source = _ArraySource(self, xs, ys, sws, batch_size, shuffle, steps_per_epoch)
         if validation_data is not None:
-            if len(validation_data) != 2:
-                raise DataError("argument 'validation_data' must be a tuple (X_val, y_val)")
-            xvs = [np.ascontiguousarray(x, dtype=self.dtype)
-                   for x in self._check_x(validation_data[0], "validation_data[0]")]
-            self._ensure_built(xvs)
-            validation = (xvs, self._prepare_y(validation_data[1], xvs[0].shape[0], "validation_data[1]"))
-        n_batches = -(-n // batch_size)
+            validation = self._prepare_validation(validation_data)
 
         history = _callbacks.History()
         # History after the user's callbacks, so that what they add to the logs (LearningRateScheduler's
         # learning_rate) is recorded too; the progress display last.
-        cbs = list(callbacks or []) + [history]
+        cbs = callbacks + [history]
         if verbose == 1:
-            cbs.append(_callbacks.ProgressBar(n_batches, epochs))
+            cbs.append(_callbacks.ProgressBar(source.n_batches, epochs))
         elif verbose == 2:
             cbs.append(_callbacks.EpochLogger(epochs))
         for cb in cbs:
             cb.set_model(self)
         self.stop_training = False
         self.history = history
+        self.last_batch = None
         for cb in cbs:
             cb.on_train_begin()
+        # A stream's batches are checked as they come: a bad one puts back the weights fit started from.
+        start_state = self._snapshot() if isinstance(source, _StreamSource) else None
+        try:
+            self._train_epochs(source, cbs, history, validation, initial_epoch, epochs)
+        except (DataError, ShapeError):
+            if start_state is not None:
+                self._restore(start_state)
+            raise
+        for cb in cbs:
+            cb.on_train_end()
+        return history
 
-        # Batch buffers reused across batches and epochs: np.take(..., out=) writes shuffled rows into them.
-        xbufs = [np.empty((batch_size,) + x.shape[1:], dtype=x.dtype) for x in xs]
-        ybufs = [np.empty((batch_size,) + t.shape[1:], dtype=t.dtype) for t in ys]
-        sizes = np.empty(n_batches)
-        data_losses = np.empty(n_batches)
-        reg_losses = np.empty(n_batches)
-        # Metrics are computed once per epoch on all of the epoch's batch outputs (what Keras's stateful metrics
-        # accumulate): the same batch-size-weighted mean for accuracy and other means, and no per-batch cost.
-        epoch_outs = ([np.empty((n,) + tuple(shape[1:]), dtype=self.dtype) for shape in self.output_shapes]
-                      if self.metrics else None)
+    def _train_epochs(self, source, cbs, history, validation, initial_epoch, epochs):
         for epoch in range(initial_epoch, epochs):
             start = time.perf_counter()
             for cb in cbs:
                 cb.on_epoch_begin(epoch)
-            last_good = self.get_weights()
-            order = self._shuffle_rng.permutation(n) if shuffle else np.arange(n)
-            nan_batch = None
-            for b in range(n_batches):
-                idx = order[b * batch_size:(b + 1) * batch_size]
-                m = idx.size
-                # mode="clip": the indices are a permutation, always valid, and "raise" would buffer the copy.
-                xb = [np.take(x, idx, axis=0, out=buf[:m], mode="clip") for x, buf in zip(xs, xbufs)]
-                yb = [np.take(t, idx, axis=0, out=buf[:m], mode="clip") for t, buf in zip(ys, ybufs)]
-                data_loss, reg_loss, outs = self._step(xb, yb)
-                sizes[b], data_losses[b], reg_losses[b] = m, data_loss, reg_loss
-                if epoch_outs is not None:
-                    for store, out in zip(epoch_outs, outs):
-                        store[b * batch_size:b * batch_size + m] = out
+            snapshot = self._snapshot()
+            sizes, data_losses, reg_losses, epoch_outs, epoch_ys = [], [], [], [], []
+            bad = None
+            for b, (xb, yb, wb) in enumerate(source.epoch()):
+                for cb in cbs:
+                    cb.on_batch_begin(b, {})
+                data_loss, reg_loss, outs = self._step(xb, yb, wb)
+                sizes.append(xb[0].shape[0])
+                data_losses.append(data_loss)
+                reg_losses.append(reg_loss)
                 if not math.isfinite(data_loss + reg_loss):
-                    nan_batch = b
+                    bad = f"loss became {data_loss + reg_loss} at epoch {epoch + 1}, batch {b + 1}"
                     break
+                if self.metrics:   # metrics once per epoch on all outputs (Keras's stateful metrics)
+                    epoch_outs.append([out.copy() for out in outs])
+                    epoch_ys.append([t.copy() for t in yb])
+                self.last_batch = (xb, yb)
                 for cb in cbs:
                     cb.on_batch_end(b, {"loss": data_loss + reg_loss})
-            if nan_batch is not None:
-                self.set_weights(last_good)
-                msg = (f"loss became {data_loss + reg_loss} at epoch {epoch + 1}, batch {nan_batch + 1}: training "
-                       f"stopped and the weights of the last good epoch were kept. Try a smaller learning rate, "
-                       f"gradient clipping (clipnorm=1.0) or check the inputs' scale.")
-                warnings.warn(msg, RuntimeWarning, stacklevel=2)
+                if self.stop_training:
+                    break
+            if bad is None and not self._weights_finite():
+                bad = f"the weights stopped being finite during epoch {epoch + 1}"
+            if bad is not None:
+                self._restore(snapshot)
+                msg = (f"{bad}: training stopped and the weights of the start of epoch {epoch + 1} (the last "
+                       f"finite ones) were kept. Try a smaller learning rate, gradient clipping (clipnorm=1.0) or "
+                       f"check the inputs' scale.")
+                warnings.warn(msg, RuntimeWarning, stacklevel=3)   # the user's call to fit
                 self.stop_training = True
                 history.stopped_reason = msg
                 break
-            logs = {"loss": _callbacks.average(data_losses + reg_losses, sizes),
+            logs = {"loss": _callbacks.average(np.add(data_losses, reg_losses), sizes),
                     "data_loss": _callbacks.average(data_losses, sizes),
                     "reg_loss": _callbacks.average(reg_losses, sizes)}
-            if epoch_outs is not None:
+            if epoch_outs:
                 # metrics see probabilities, also when fused
-                logs.update(self._metric_values(epoch_outs, [t[order] for t in ys]))
+                logs.update(self._metric_values([np.concatenate(c) for c in zip(*epoch_outs)],
+                                                [np.concatenate(c) for c in zip(*epoch_ys)]))
             if validation is not None:
                 for key, value in self._evaluate_prepared(*validation).items():
                     logs[f"val_{key}"] = value
@@ -644,9 +950,40 @@ class Model:
                 cb.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
-        for cb in cbs:
-            cb.on_train_end()
-        return history
+
+    def _prepare_validation(self, validation_data):
+        """(xs, ys, sample weights or None) from ``(X_val, y_val)`` or ``(X_val, y_val, w_val)``."""
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            got = type(validation_data).__name__
+            if isinstance(validation_data, (tuple, list)):
+                got += f" of length {len(validation_data)}"
+            raise DataError(f"argument 'validation_data' must be a tuple (X_val, y_val) or (X_val, y_val, "
+                            f"sample_weight_val), got {got}")
+        xvs = [np.ascontiguousarray(x, dtype=self.dtype)
+               for x in self._check_x(validation_data[0], "validation_data[0]")]
+        try:
+            self._ensure_built(xvs)
+        except ShapeError as exc:
+            raise ShapeError(f"argument 'validation_data[0]': {exc}") from None
+        yvs = self._prepare_y(validation_data[1], xvs[0].shape[0], "validation_data[1]")
+        wv = None if len(validation_data) == 2 else self._sample_weights(
+            validation_data[2], None, yvs, xvs[0].shape[0], "validation_data[2]")
+        return xvs, yvs, wv
+
+    def _snapshot(self):
+        """What a NaN rollback restores: copies of the weights and of the optimizer's state."""
+        return self.get_weights(), self.optimizer.get_state() if self.optimizer.built else None
+
+    def _restore(self, snapshot):
+        weights, state = snapshot
+        self.set_weights(weights)
+        if state is not None:
+            self.optimizer.set_state(state)
+
+    def _weights_finite(self):
+        """One pass over the weights per epoch (not per batch: a NaN there shows in the next batch's loss)."""
+        return all(np.isfinite(layer.params[key]).all() for layer, key in self._weight_slots())
+
 
     def _metric_names(self):
         """Metric names as logged: ``accuracy``, or ``<output layer>_accuracy`` per output of a multi-output model."""
@@ -678,12 +1015,15 @@ class Model:
         for start in range(0, xs[0].shape[0], batch_size):
             yield start, [x[start:start + batch_size] for x in xs]
 
-    def _evaluate_prepared(self, xs, ys, batch_size=None):
+    def _evaluate_prepared(self, xs, ys, sws=None, batch_size=None):
+        """Per-sample means over all of (xs, ys): batch values weighted by batch size (a short last batch counts
+        for its samples only)."""
         data, activity, weights, metric_values = [], [], [], []
         for start, xb in self._batches(xs, batch_size):
-            yb = [t[start:start + xb[0].shape[0]] for t in ys]
+            stop = start + xb[0].shape[0]
+            yb = [t[start:stop] for t in ys]
             outs, act = self._forward(xb, training=False)
-            data.append(self._data_loss(outs, yb))
+            data.append(self._data_loss(outs, yb, None if sws is None else sws[start:stop]))
             activity.append(float(act))
             weights.append(xb[0].shape[0])
             if self._metric_fns:
@@ -695,11 +1035,17 @@ class Model:
             result[name] = _callbacks.average([v[name] for v in metric_values], weights)
         return result
 
-    def evaluate(self, X, y, batch_size=None, verbose=0):
-        """``{"loss", "data_loss", "reg_loss", <metrics>}`` on (X, y) in inference mode."""
+    def evaluate(self, X, y, batch_size=None, verbose=0, sample_weight=None):
+        """``{"loss", "data_loss", "reg_loss", <metrics>}`` on (X, y) in inference mode.
+
+        ``sample_weight`` weighs the data loss as in :meth:`fit` (metrics stay unweighted, as Keras's
+        ``metrics=``)."""
         self._require_compiled()
+        batch_size = None if batch_size is None else _check_count("evaluate", "batch_size", batch_size, 1)
+        verbose = _check_verbose("evaluate", verbose)
         xs, ys = self._prepare(X, y)
-        result = self._evaluate_prepared(xs, ys, batch_size)
+        sws = self._sample_weights(sample_weight, None, ys, xs[0].shape[0])
+        result = self._evaluate_prepared(xs, ys, sws, batch_size)
         if verbose:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in result.items()))
         return result
@@ -713,14 +1059,15 @@ class Model:
         per-sample standard deviation over the T passes (an uncertainty estimate). Other layers (BatchNormalization)
         stay in inference mode.
         """
+        batch_size = None if batch_size is None else _check_count("predict", "batch_size", batch_size, 1)
+        return_std = _check_flag("predict", "return_std", return_std)
+        if mc_samples is not None:
+            mc_samples = _check_count("predict", "mc_samples", mc_samples, 1)
         xs, _ = self._prepare(X)
         if mc_samples is None:
             if return_std:
                 raise SpecError("predict: return_std=True needs mc_samples (e.g. mc_samples=100)")
             return self._single(self._predict_once(xs, batch_size))
-        mc_samples = int(mc_samples)
-        if mc_samples < 1:
-            raise SpecError(f"predict: argument 'mc_samples' must be >= 1, got {mc_samples}")
         stochastic = [step.layer for step in self._steps if getattr(step.layer, "stochastic", False)]
         if not stochastic:
             warnings.warn("predict(mc_samples=...): the model has no dropout/noise layer, every pass is identical",
@@ -763,7 +1110,9 @@ class Model:
 
     # ------------------------------------------------------------------------------------------------ info
     def summary(self, print_fn=print):
-        """Print a Keras-style table: layer, output shape, parameter count (and, for a graph, what it reads)."""
+        """Print a Keras-style table: layer, output shape, parameter count (and, for a graph, what it reads).
+
+        ``print_fn`` receives the whole table as one string (e.g. ``lines.append`` to keep it)."""
         graph = not isinstance(self, Sequential)
         header = ("Layer (type)", "Output Shape", "Param #") + (("Connected to",) if graph else ())
         rows = []
@@ -783,8 +1132,7 @@ class Model:
         out += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
         out += [line, f"Total params: {self.count_params():,}"]
         text = "\n".join(out)
-        print_fn(text)
-        return text
+        print_fn(text)   # returns None, as Keras: a notebook cell ending in summary() shows the table once
 
     def get_config(self):
         """The graph as JSON: every layer's spec, then every call (node) in execution order, each input named as
@@ -902,20 +1250,19 @@ class DFN(Sequential):
                  regularizer=None, init_w="glorot_uniform", init_b="zeros", dropout=0.0,
                  loss="softmax_cross_entropy", metrics=("accuracy",), seed=None, dtype=None, name="dfn"):
         super().__init__(seed=seed, dtype=dtype, name=name)
-        if isinstance(hidden_dims, int):
+        if isinstance(hidden_dims, (int, np.integer)) and not isinstance(hidden_dims, (bool, np.bool_)):
             hidden_dims = (hidden_dims,)
-        self.hidden_dims = tuple(int(h) for h in hidden_dims)
-        if any(h < 1 for h in self.hidden_dims):
-            raise SpecError(f"DFN: argument 'hidden_dims' must be positive integers, got {hidden_dims!r}")
-        if int(n_classes) < 1:
-            raise SpecError(f"DFN: argument 'n_classes' must be >= 1, got {n_classes!r}")
-        self.n_classes = int(n_classes)
+        if not isinstance(hidden_dims, (list, tuple)):
+            raise SpecError(f"DFN: argument 'hidden_dims' must be a tuple of layer widths such as (200,) or "
+                            f"(128, 64), got {hidden_dims!r} ({type(hidden_dims).__name__})")
+        self.hidden_dims = tuple(_check_count("DFN", f"hidden_dims[{i}]", h, 1) for i, h in enumerate(hidden_dims))
+        self.n_classes = _check_count("DFN", "n_classes", n_classes, 1)
         self.activation = activation
         self.regularizer = regularizer
         self.init_w = init_w
         self.init_b = init_b
-        self.dropout = float(dropout)
-        if not 0.0 <= self.dropout < 1.0:
+        self.dropout = check_number("DFN", "dropout", dropout, minimum=0.0, maximum=1.0)
+        if self.dropout == 1.0:
             raise SpecError(f"DFN: argument 'dropout' must be in [0, 1), got {dropout!r}")
         for h in self.hidden_dims:
             self.add(_layers.Dense(h, activation=activation, kernel_initializer=init_w, bias_initializer=init_b,
@@ -924,7 +1271,7 @@ class DFN(Sequential):
                 self.add(_layers.get({"name": "dropout", "config": {"rate": self.dropout}}))
         self.add(_layers.Dense(self.n_classes, kernel_initializer=init_w, bias_initializer=init_b,
                                kernel_regularizer=regularizer))
-        self.compile(optimizer=optimizer, loss=loss, metrics=list(metrics or []))
+        self.compile(optimizer=optimizer, loss=loss, metrics=metrics)
 
     def get_config(self):
         config = super().get_config()

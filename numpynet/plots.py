@@ -226,3 +226,178 @@ def _colors(n):
     from matplotlib import colormaps
     cmap = colormaps["tab10" if n <= 10 else "tab20"]
     return [cmap(i % cmap.N) for i in range(n)]
+
+
+# ================================================================================================ gradients
+
+_SHIFTS = ("b", "beta", "bias")     # bias-like parameters, left out of the default gradient-flow panels
+
+
+def _series(history, prefix):
+    """``{rest: values}`` of the history keys ``prefix/rest``, in recording order (layer order)."""
+    return {key[len(prefix) + 1:]: list(values) for key, values in history.items() if key.startswith(prefix + "/")}
+
+
+def _finite(values):
+    """(epochs, values) of the epochs that have a value (``GradientStats(every=k)`` records NaN in between)."""
+    epochs = _epochs(values)
+    values = np.asarray(values, dtype=np.float64)
+    keep = np.isfinite(values)
+    return epochs[keep], values[keep]
+
+
+def gradient_flow(history, path=None, title=None, params=None):
+    """How the gradient flows through the layers, from the statistics of
+    :class:`~numpynet.callbacks.GradientStats` (a History, its dict, or the callback itself).
+
+    Four panels: (1) the gradient norm ‖g‖ of each weight over the epochs (log scale; deeper layers darker);
+    (2) ‖g‖ layer by layer at the first and the last recorded epoch, with its data part ‖g_data‖ and penalty part
+    ‖g_pen‖ at the last — vanishing gradients show as a slope from the output back to the input; (3) the penalty
+    share ‖g_pen‖/(‖g_data‖ + ‖g_pen‖) over the epochs; (4) the dead-ReLU and saturated-unit shares per layer,
+    when the network has such units.
+
+    ``params``: which weights to draw — parameter names ("W") or full names ("dense_1/W"); default every weight
+    except biases (b, beta).
+    """
+    from .errors import DataError
+    history = getattr(history, "history", history)
+    norms = _series(history, "grad_norm")
+    if not norms:
+        raise DataError("gradient_flow: argument 'history' has no 'grad_norm/<layer>/<param>' keys; train with "
+                        "callbacks=[nn.callbacks.GradientStats()]")
+    if params is None:
+        names = [n for n in norms if n.rsplit("/", 1)[-1] not in _SHIFTS] or list(norms)
+    else:
+        wanted = [params] if isinstance(params, str) else list(params)
+        names = [n for n in norms if n in wanted or n.rsplit("/", 1)[-1] in wanted]
+        if not names:
+            raise DataError(f"gradient_flow: argument 'params' {wanted!r} matches none of the recorded weights "
+                            f"{list(norms)}")
+    data, penalty = _series(history, "data_grad_norm"), _series(history, "penalty_grad_norm")
+    shares = _series(history, "penalty_share")
+    units = {f"dead {k}": v for k, v in _series(history, "dead_share").items()}
+    units.update({f"saturated {k}": v for k, v in _series(history, "saturated_share").items()})
+
+    from matplotlib import colormaps
+    cmap = colormaps["viridis"]
+    colors = [cmap(0.85 - 0.75 * i / max(len(names) - 1, 1)) for i in range(len(names))]   # input light, output dark
+    fig = _figure((12, 8))
+    (ax_time, ax_depth), (ax_share, ax_units) = fig.subplots(2, 2)
+    for name, color in zip(names, colors):
+        ax_time.plot(*_finite(norms[name]), "o-", color=color, label=name, markersize=3)
+        if name in shares:
+            ax_share.plot(*_finite(shares[name]), "o-", color=color, label=name, markersize=3)
+    ax_time.set(xlabel="epoch", ylabel="‖∂L/∂W‖", title="gradient norm per weight")
+    ax_share.set(xlabel="epoch", ylabel="‖g_pen‖ / (‖g_data‖ + ‖g_pen‖)", title="penalty share of the gradient",
+                 ylim=(-0.02, 1.02))
+
+    def at(series, which):
+        values = np.asarray(series, dtype=np.float64)
+        values = values[np.isfinite(values)]
+        return values[which] if values.size else np.nan
+    x = np.arange(len(names))
+    first = [at(norms[n], 0) for n in names]
+    last = [at(norms[n], -1) for n in names]
+    ax_depth.plot(x, first, "o--", color="0.6", label="‖g‖ first epoch")
+    ax_depth.plot(x, last, "o-", color="C0", label="‖g‖ last epoch")
+    if data:
+        ax_depth.plot(x, [at(data.get(n, [np.nan]), -1) for n in names], "s:", color="C2", label="‖g_data‖ last",
+                      markersize=4)
+    pen = [at(penalty.get(n, [np.nan]), -1) for n in names]
+    if any(v > 0 for v in pen if v == v):
+        ax_depth.plot(x, pen, "^:", color="C3", label="‖g_pen‖ last", markersize=4)
+    ax_depth.set_xticks(x, names, rotation=30, ha="right", fontsize="small")
+    ax_depth.set(ylabel="‖∂L/∂W‖", title="layer by layer (input → output)")
+    positive = [v for v in first + last if v == v and v > 0]
+    for ax in (ax_time, ax_depth):
+        if positive:
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+    ax_share.grid(alpha=0.3)
+    if units:
+        for i, (name, values) in enumerate(units.items()):
+            style = "o-" if name.startswith("dead") else "s--"
+            ax_units.plot(*_finite(values), style, color=_colors(len(units))[i], label=name, markersize=3)
+        ax_units.set(xlabel="epoch", ylabel="share", ylim=(-0.02, 1.02),
+                     title="dead ReLU units, saturated sigmoid/tanh values (|z| > 4)")
+        ax_units.grid(alpha=0.3)
+        ax_units.legend(fontsize="small")
+        _integer_epochs(ax_units)
+    else:
+        ax_units.set_visible(False)
+    for ax in (ax_time, ax_share, ax_depth):
+        if ax.lines:
+            ax.legend(fontsize="small")
+    _integer_epochs(ax_time, ax_share)
+    fig.suptitle(title or "Gradient flow")
+    return _finish(fig, path)
+
+
+def _named_models(model_or_models):
+    """``{label: model}`` from a model, a list of models (labelled by name, numbered when names repeat) or a dict."""
+    if isinstance(model_or_models, dict):
+        return dict(model_or_models)
+    models = list(model_or_models) if isinstance(model_or_models, (list, tuple)) else [model_or_models]
+    names = [getattr(m, "name", None) or f"model {i + 1}" for i, m in enumerate(models)]
+    if len(set(names)) < len(names):
+        names = [f"{i + 1}: {n}" for i, n in enumerate(names)]
+    return dict(zip(names, models))
+
+
+def weight_distributions(model_or_models, path=None, params=("W",), bins=61, title=None, quantile=0.999):
+    """Histograms of the weights, one column per layer and one row per model, so that regularizers can be
+    compared side by side (``{"none": m0, "L1": m1, "L2": m2}``; a list or a single model also works).
+
+    ``params``: the parameter names drawn (default the kernels "W"; ``None``: every trainable weight). The columns
+    pair the models' weights by position (same architecture: same layers). Per column the bins are shared, over
+    ±the ``quantile`` of |w| of all models (the share beyond is noted); counts are on a log axis so that L1's
+    spike at zero and the tails both show. Each panel notes the share of |w| < 1e-3 and the mean |w|.
+    """
+    from .errors import DataError
+    models = _named_models(model_or_models)
+    if not models:
+        raise DataError("weight_distributions: argument 'model_or_models' is empty")
+    table = {}
+    for label, model in models.items():
+        if not hasattr(model, "trainable_weight_names"):
+            raise DataError(f"weight_distributions: {label!r} is not a numpynet model ({type(model).__name__})")
+        chosen = []
+        for layer in model.layers:
+            for key in layer.trainable_names:
+                if params is None or key in params:
+                    chosen.append((f"{layer.name}/{key}", np.asarray(layer.params[key], np.float64).ravel()))
+        table[label] = chosen
+    n_cols = max(len(v) for v in table.values())
+    if n_cols == 0:
+        raise DataError(f"weight_distributions: no weights named {params!r} in the models")
+    n_rows = len(table)
+    fig = _figure((3.0 * n_cols + 0.5, 2.4 * n_rows + 0.7))
+    axes = np.atleast_2d(fig.subplots(n_rows, n_cols, squeeze=False, sharex="col"))
+    colors = _colors(n_rows)
+    for col in range(n_cols):
+        column = [entries[col][1] for entries in table.values() if col < len(entries)]
+        everything = np.concatenate(column)
+        limit = float(np.quantile(np.abs(everything), quantile)) or 1.0
+        edges = np.linspace(-limit, limit, bins + 1)
+        for row, (label, entries) in enumerate(table.items()):
+            ax = axes[row, col]
+            if col >= len(entries):
+                ax.set_visible(False)
+                continue
+            name, w = entries[col]
+            ax.hist(w, bins=edges, color=colors[row], alpha=0.85)
+            ax.set_yscale("log")
+            note = f"|w|<1e-3: {np.mean(np.abs(w) < 1e-3):.1%}\nmean |w|: {np.mean(np.abs(w)):.3g}"
+            outside = np.mean(np.abs(w) > limit)
+            if outside:
+                note += f"\nbeyond ±{limit:.2g}: {outside:.2%}"
+            ax.text(0.02, 0.97, note, transform=ax.transAxes, va="top", fontsize="x-small",
+                    bbox={"facecolor": "white", "alpha": 0.7, "linewidth": 0})
+            if row == 0:
+                ax.set_title(name, fontsize="medium")
+            if col == 0:
+                ax.set_ylabel(label)
+            if row == n_rows - 1:
+                ax.set_xlabel("weight")
+    fig.suptitle(title or "Weight distributions per layer")
+    return _finish(fig, path)

@@ -10,7 +10,7 @@ of W before the optimizer step.
 ==============================  ===================  ==================  =====================
 spec                            R(W)                 dR/dW               Keras equivalent
 ==============================  ===================  ==================  =====================
-``l2(lambd=λ)`` / ``l2(λ)``     ½·λ·Σ w²             λ·w                 ``L2(λ/2)``
+``l2(lambd=λ)``                 ½·λ·Σ w²             λ·w                 ``L2(λ/2)``
 ``l2(l2=λ)``                    λ·Σ w²               2·λ·w               ``L2(λ)``
 ``l1(lambd=λ)`` / ``l1(l1=λ)``  λ·Σ |w|              λ·sign(w)           ``L1(λ)``
 ``l1l2(l1=a, l2=b)``            a·Σ |w| + b·Σ w²     a·sign(w) + 2·b·w   ``L1L2(a, b)``
@@ -19,6 +19,12 @@ spec                            R(W)                 dR/dW               Keras e
 ``lambd`` is the textbook convention (the ½ makes the gradient λ·w, so plain SGD shrinks every weight by the
 factor 1 − η·λ: "weight decay"); ``l1``/``l2`` are Keras's keywords with Keras's meaning. sign(0) = 0, as the
 subgradient TensorFlow uses for |w| at 0.
+
+**Strengths are keywords only.** ``l2(0.01)`` reads as Keras's ``L2(0.01)`` = 0.01·Σw² to a Keras user and as the
+textbook ½·0.01·Σw² to a reader of the seed code — a factor of two apart, silently. So a bare number is refused
+(in a spec string and in the constructor, for ``l1``/``l2``/``l1l2`` alike) with a :class:`SpecError` that shows
+both spellings; the keyword says the convention. Strengths must be finite, ≥ 0, and small enough that the
+gradient factor 2·c stays finite (``L2(lambd=10**400)`` is a ``SpecError``, not an ``OverflowError``).
 
 Penalties are returned as Python floats; gradients keep the dtype (and shape) of W.
 """
@@ -53,8 +59,6 @@ class RegularizerBase(Configurable):
 #: Shorter name for the base class (what Keras calls ``keras.regularizers.Regularizer``).
 Regularizer = RegularizerBase
 
-registry = Registry("regularizer", RegularizerBase, allow_none=True)
-
 
 # ---------------------------------------------------------------------------------------------------- helpers
 
@@ -73,6 +77,59 @@ def _sum_of_abs(W):
     return float(np.abs(W).sum())
 
 
+def _strength(owner, key, value):
+    """Validate one penalty strength: a finite number ≥ 0 whose doubled value is finite too.
+
+    ``check_number`` refuses NaN, ±inf and integers too large for a float (``10**400``) with a :class:`SpecError`;
+    the doubling bound matters because the gradient of c·Σw² is 2c·w: a strength of 1e308 would make every
+    gradient infinite.
+    """
+    value = check_number(owner, key, value, minimum=0.0)
+    if not np.isfinite(2.0 * value):
+        raise SpecError(f"{owner}: argument {key!r} must be at most {np.finfo(np.float64).max / 2:.3g} "
+                        f"(the gradient 2·{key}·w must stay finite), got {value!r}")
+    return value
+
+
+def _bare_number_message(kind, given_name, args):
+    """The text of the error for ``l2(0.01)`` and friends: a strength without the keyword that says its convention."""
+    shown = ", ".join(repr(a) for a in args)
+    x = args[0] if isinstance(args[0], (int, float)) and not isinstance(args[0], bool) else 0.01
+    if kind == "l2":
+        return (f"{given_name}({shown}): a bare number is ambiguous — Keras reads l2({x!r}) as {x!r}·Σw², numpynet's "
+                f"textbook form as ½·{x!r}·Σw², half as strong. Name the convention: l2(lambd={x!r}) = ½·λ·Σw², "
+                f"gradient λ·w (numpynet's textbook form), or l2(l2={x!r}) = λ·Σw², gradient 2λ·w (Keras's "
+                f"L2({x!r}), the same as l2(lambd={2 * x!r}))")
+    if kind == "l1":
+        return (f"{given_name}({shown}): regularizer strengths are keyword-only (a bare number in l2 is ambiguous, "
+                f"so it is refused in l1 too): write l1(lambd={x!r}) or l1(l1={x!r}) (Keras's keyword); both are "
+                f"λ·Σ|w|, gradient λ·sign(w)")
+    return (f"{given_name}({shown}): regularizer strengths are keyword-only: write l1l2(l1=a, l2=b) = a·Σ|w| + "
+            f"b·Σw² (Keras's L1L2(a, b), no ½ on b); for the textbook ½·λ·Σw² use l2(lambd=λ)")
+
+
+def _refuse_positional(kind, args):
+    if args:
+        raise SpecError(_bare_number_message(kind, kind.upper(), args))
+
+
+class _RegularizerRegistry(Registry):
+    """The regularizer registry: refuses a bare number in ``l1``/``l2``/``l1l2`` specs with both spellings.
+
+    (The generic :meth:`Registry.build` would only say "takes at most 0 positional arguments", which does not tell
+    a Keras user why ``l2(0.01)`` is refused or what to write instead.)
+    """
+
+    def build(self, name, args=(), kwargs=None):
+        cls = self.lookup(name)
+        if args and getattr(cls, "_keyword_strengths", False):
+            raise SpecError(f"regularizer {_bare_number_message(cls.spec_name, name, tuple(args))}")
+        return super().build(name, args, kwargs)
+
+
+registry = _RegularizerRegistry("regularizer", RegularizerBase, allow_none=True)
+
+
 def _one_strength(owner, pairs, default):
     """Pick the single strength given among ``pairs`` (keyword -> value); none given -> ``default``."""
     given = [(key, value) for key, value in pairs if value is not None]
@@ -82,7 +139,7 @@ def _one_strength(owner, pairs, default):
     if not given:
         return default
     key, value = given[0]
-    return key, check_number(owner, key, value, minimum=0.0)
+    return key, _strength(owner, key, value)
 
 
 # ---------------------------------------------------------------------------------------------------- classes
@@ -91,14 +148,18 @@ def _one_strength(owner, pairs, default):
 class L2(RegularizerBase):
     """Squared-norm penalty (ridge / weight decay); the keyword chooses the convention.
 
-    * ``L2(lambd=λ)`` (or ``L2(λ)``): R(W) = ½·λ·Σ w²,  dR/dW = λ·W  (textbook; default λ = 0.01)
+    * ``L2(lambd=λ)``: R(W) = ½·λ·Σ w²,  dR/dW = λ·W  (textbook; default λ = 0.01)
     * ``L2(l2=λ)``: R(W) = λ·Σ w²,  dR/dW = 2·λ·W  (Keras's ``L2(λ)``)
 
     Both are c·Σ w² with gradient 2c·W; ``keras_l2`` is that c, the argument of the equivalent Keras ``L2``.
-    ``str()`` keeps the keyword given: ``str(L2(l2=0.1)) == "l2(l2=0.1)"``.
+    ``str()`` keeps the keyword given: ``str(L2(l2=0.1)) == "l2(l2=0.1)"``. ``L2(0.01)`` (a bare number) is a
+    :class:`SpecError`: the two conventions differ by a factor of two, so the keyword must say which.
     """
 
-    def __init__(self, lambd=None, l2=None):
+    _keyword_strengths = True   # the registry refuses "l2(0.01)" with both spellings
+
+    def __init__(self, *args, lambd=None, l2=None):
+        _refuse_positional("l2", args)
         key, value = _one_strength("L2", [("lambd", lambd), ("l2", l2)], default=("lambd", 0.01))
         self.lambd = value if key == "lambd" else None
         self.l2 = value if key == "l2" else None
@@ -126,11 +187,15 @@ class L2(RegularizerBase):
 class L1(RegularizerBase):
     """Absolute-value penalty (lasso): R(W) = λ·Σ |w|,  dR/dW = λ·sign(W), sign(0) = 0.
 
-    ``L1(lambd=λ)``, ``L1(λ)`` and ``L1(l1=λ)`` (Keras's keyword) mean the same; default λ = 0.01.
-    ``str()`` keeps the keyword given. The penalty drives small weights to exactly zero (sparse weights).
+    ``L1(lambd=λ)`` and ``L1(l1=λ)`` (Keras's keyword) mean the same; default λ = 0.01. ``str()`` keeps the
+    keyword given. The penalty drives small weights to exactly zero (sparse weights). A bare number
+    (``L1(0.01)``) is refused like ``L2(0.01)``, so that no regularizer strength is ever read without its keyword.
     """
 
-    def __init__(self, lambd=None, l1=None):
+    _keyword_strengths = True
+
+    def __init__(self, *args, lambd=None, l1=None):
+        _refuse_positional("l1", args)
         key, value = _one_strength("L1", [("lambd", lambd), ("l1", l1)], default=("lambd", 0.01))
         self.lambd = value if key == "lambd" else None
         self.l1 = value if key == "l1" else None
@@ -158,12 +223,16 @@ class L1(RegularizerBase):
 class L1L2(RegularizerBase):
     """Elastic net, Keras's meaning: R(W) = l1·Σ |w| + l2·Σ w²,  dR/dW = l1·sign(W) + 2·l2·W.
 
-    Both strengths default to 0 (as Keras's ``L1L2``).
+    Both strengths default to 0 (as Keras's ``L1L2``). Keyword only: ``L1L2(0.1, 0.2)`` is refused, since
+    ``l2=`` here is Keras's λ·Σw² and never the textbook ½·λ·Σw².
     """
 
-    def __init__(self, l1=0.0, l2=0.0):
-        self.l1 = check_number("L1L2", "l1", l1, minimum=0.0)
-        self.l2 = check_number("L1L2", "l2", l2, minimum=0.0)
+    _keyword_strengths = True
+
+    def __init__(self, *args, l1=0.0, l2=0.0):
+        _refuse_positional("l1l2", args)
+        self.l1 = _strength("L1L2", "l1", l1)
+        self.l2 = _strength("L1L2", "l2", l2)
 
     def loss(self, W):
         total = 0.0

@@ -23,6 +23,8 @@ import inspect
 import math
 import numbers
 
+import numpy as np
+
 from .errors import SpecError
 
 #: Longest spec text accepted; longer input is refused before parsing (it is never a legitimate spec).
@@ -172,7 +174,10 @@ def check_number(owner, arg, value, *, minimum=None, maximum=None, strict=False,
             raise SpecError(f"{owner}: argument '{arg}' must be {kind}, got {value!r}")
         value = int(value)
     else:
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:      # an int such as 10**400 has no float
+            value = math.inf if value > 0 else -math.inf
         if not math.isfinite(value):
             raise SpecError(f"{owner}: argument '{arg}' must be finite, got {value!r}")
     if minimum is not None and (value < minimum or (strict and value == minimum)):
@@ -182,6 +187,39 @@ def check_number(owner, arg, value, *, minimum=None, maximum=None, strict=False,
         op = "<" if strict else "<="
         raise SpecError(f"{owner}: argument '{arg}' must be {op} {maximum}, got {value!r}")
     return value
+
+
+def check_int(owner, arg, value, *, minimum=None, maximum=None, allow_none=False):
+    """Validate an integer argument (a Python or NumPy integer; not a bool, not a float such as 2.0 or 2.7) and
+    return it as ``int``, else raise :class:`SpecError` naming the owner, the argument, the range and the value."""
+    if value is None and allow_none:
+        return None
+    bounds = []
+    if minimum is not None:
+        bounds.append(f">= {minimum}")
+    if maximum is not None:
+        bounds.append(f"<= {maximum}")
+    kind = "an integer" + (f" {' and '.join(bounds)}" if bounds else "") + (" or None" if allow_none else "")
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise SpecError(f"{owner}: argument '{arg}' must be {kind}, got {value!r} ({type(value).__name__})")
+    value = int(value)
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        raise SpecError(f"{owner}: argument '{arg}' must be {kind}, got {value!r}")
+    return value
+
+
+def check_bool(owner, arg, value):
+    """Validate a flag: ``True`` or ``False`` (NumPy's bool too), never a truthy stand-in such as ``"no"`` or 1."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, np.bool_):
+        return bool(value)
+    raise SpecError(f"{owner}: argument '{arg}' must be True or False, got {value!r} ({type(value).__name__})")
+
+
+def check_seed(owner, value, arg="seed"):
+    """A seed: None (fresh entropy) or a non-negative integer, as ``np.random.default_rng`` accepts."""
+    return check_int(owner, arg, value, minimum=0, allow_none=True)
 
 
 def check_choice(owner, arg, value, choices):
@@ -279,7 +317,7 @@ class Registry:
 
     >>> regularizers.get("L2(lambd=0.01)")        # a spec string
     >>> regularizers.get({"name": "l2", "config": {"lambd": 0.01}})   # what save_model writes
-    >>> regularizers.get(L2(0.01))                # an instance passes through
+    >>> regularizers.get(L2(lambd=0.01))          # an instance passes through
     """
 
     def __init__(self, family, base, allow_none=False):

@@ -105,7 +105,7 @@ def test_compare_width_and_n_test_options(monkeypatch, capsys):
                           "--epochs", "1", "--n-train", "40", "--n-test", "30", "--validation-split", "0.25"],
                          capsys)
     assert code == 0, err
-    assert "mobilenet_v2 width 0.3, 1 epochs each" in out
+    assert "mobilenet_v2 width 0.3, 1 epoch each" in out
     assert "digits: 40 training / 10 validation / 30 test images of 32x32x1" in out
 
 
@@ -177,3 +177,24 @@ def test_python_dash_m_numpynet(tmp_path):
                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1 and "lambd" in bad.stderr
+
+
+def test_help_shows_the_defaults(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--help"])
+    out = capsys.readouterr().out
+    for text in ("(default: 20)", "(default: 64)", "(default: none)", "(default: float32)", "(default: 0.1)"):
+        assert text in " ".join(out.split()), text
+
+
+def test_gradcheck_progress_fits_where_it_goes(tmp_path, capsys, monkeypatch):
+    # not a terminal (pytest's capture): one line saying how much work comes, no redrawn bar
+    code, out, err = run(["gradcheck", "--hidden", "4", "--samples", "5"], capsys)
+    assert code == 0 and "weight entries" in out and "loss evaluations" in out and "\r" not in err
+    # a terminal: a bar, redrawn in place, and the model's compute_loss is its own method again afterwards
+    monkeypatch.setenv("PROGRESSBAR_IS_TERMINAL", "1")
+    model = nn.DFN(hidden_dims=(3,), n_classes=4, dtype="float64", seed=0)
+    model.build((None, 6))
+    model.save(tmp_path / "m.npz")
+    code, out, err = run(["gradcheck", "--model", str(tmp_path / "m.npz"), "--samples", "4"], capsys)
+    assert code == 0 and "central differences" in err and "100%" in err

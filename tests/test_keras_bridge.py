@@ -24,6 +24,21 @@ def test_import_numpynet_does_not_import_tensorflow():
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
 
 
+@pytest.mark.parametrize("what", ["compare", "to_keras", "configure_tensorflow"])
+def test_without_tensorflow_every_entry_point_gives_the_install_hint(what, monkeypatch):
+    from numpynet import keras_bridge as kb
+    monkeypatch.setitem(sys.modules, "tensorflow", None)    # what `import tensorflow` sees when it is missing
+    monkeypatch.setitem(sys.modules, "keras", None)
+    model = nn.Sequential([Dense(3)], seed=0)
+    model.compile(optimizer="sgd", loss="mse")
+    model.build((None, 2))
+    call = {"compare": lambda: kb.compare(model, np.zeros((2, 2)), np.zeros((2, 3))),
+            "to_keras": lambda: kb.to_keras(model),
+            "configure_tensorflow": kb.configure_tensorflow}[what]
+    with pytest.raises(ImportError, match=r"pip install 'numpynet\[keras\]'"):
+        call()
+
+
 @pytest.fixture(scope="module")
 def keras():
     if os.environ.get("NUMPYNET_REQUIRE_TF"):

@@ -378,3 +378,98 @@ def test_cnn_model_gradient_check_with_regularized_kernels():
     report = nn.gradcheck.check_model(model, X, y)
     assert report < 1e-6, report.table()
     assert len(report.errors) == 6
+
+
+# --------------------------------------------------------------------------------------------- fast paths vs plain
+
+def naive_conv_input_grad(x_shape, W, dz, strides, padding, dilation):
+    """dL/dx of the convolution by the plain col2im loops: each output pixel adds W·dz to the window it read."""
+    n, h, w, c = x_shape
+    kh, kw, _, f = W.shape
+    (sh, sw), (dh, dw) = strides, dilation
+    eh, ew = (kh - 1) * dh + 1, (kw - 1) * dw + 1
+    top = left = 0
+    if padding == "same":
+        oh, ow = -(-h // sh), -(-w // sw)
+        ph, pw = max((oh - 1) * sh + eh - h, 0), max((ow - 1) * sw + ew - w, 0)
+        top, left, hp, wp = ph // 2, pw // 2, h + ph, w + pw
+    else:
+        oh, ow, hp, wp = (h - eh) // sh + 1, (w - ew) // sw + 1, h, w
+    dxp = np.zeros((n, hp, wp, c))
+    for r in range(oh):
+        for q in range(ow):
+            for i in range(kh):
+                for j in range(kw):
+                    dxp[:, r * sh + i * dh, q * sw + j * dw, :] += dz[:, r, q, :] @ W[i, j].T
+    return dxp[:, top:top + h, left:left + w, :]
+
+
+def naive_max_pool_input_grad(x, dy, pool, strides):
+    """dL/dx of "valid" max pooling by loops: each window's dy goes to its first maximum (row-major order)."""
+    (ph, pw), (sh, sw) = pool, strides
+    dx = np.zeros_like(x)
+    for s in range(x.shape[0]):
+        for r in range(dy.shape[1]):
+            for q in range(dy.shape[2]):
+                for ch in range(x.shape[3]):
+                    win = x[s, r * sh:r * sh + ph, q * sw:q * sw + pw, ch]
+                    i, j = np.unravel_index(np.argmax(win), win.shape)     # argmax: the first maximum
+                    dx[s, r * sh + i, q * sw + j, ch] += dy[s, r, q, ch]
+    return dx
+
+
+def channels_outer(a):
+    """The same NHWC values laid out channel by channel in memory (what Conv2D's offset-major product writes)."""
+    return np.ascontiguousarray(a.transpose(3, 0, 1, 2)).transpose(1, 2, 3, 0)
+
+
+@pytest.mark.parametrize("kwargs", [dict(kernel_size=5, padding="same"), dict(kernel_size=3),
+                                    dict(kernel_size=(2, 3), dilation_rate=(2, 1), padding="same"),
+                                    dict(kernel_size=3, strides=2, padding="same")],
+                         ids=["5x5-same", "3x3-valid", "dilated-same", "strided"])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_conv2d_input_gradient_matches_plain_col2im(kwargs, channels):
+    # Stride 1 runs _col2im_rows (a product over kernel columns, then one add per kernel row), stride 2 _col2im;
+    # the reference is the plain scatter-add of W·dz over every window. Both layouts of dz are tried.
+    x = images((2, 9, 8, channels), seed=7)
+    layer = built(Conv2D(4, **kwargs), x.shape)
+    z = layer.forward(x, training=True)
+    dz = images(z.shape, seed=8)
+    expected = naive_conv_input_grad(x.shape, layer.params["W"], dz, layer.window.strides, layer.padding,
+                                     layer.window.dilation)
+    for dz_layout in (dz, channels_outer(dz)):
+        layer.forward(x, training=True)
+        assert np.max(np.abs(layer.backward(dz_layout) - expected)) < 1e-12
+
+
+def test_conv2d_channels_outer_output_and_input_give_the_same_numbers():
+    # A one-channel first layer takes the offset-major product, whose z and y are channels-outer views; the next
+    # layers read that layout and the results equal those of C-ordered arrays.
+    x = images((3, 12, 12, 1), seed=2)
+    first = built(Conv2D(4, 5, padding="same", activation="relu"), x.shape)
+    y = first.forward(x, training=True)
+    assert y.transpose(3, 0, 1, 2).flags.c_contiguous and not y.flags.c_contiguous
+    expected = naive_conv(x, first.params["W"], first.params["b"], (1, 1), "same", (1, 1))
+    assert np.max(np.abs(y - np.maximum(expected, 0))) < 1e-12
+    for cls in (MaxPool2D, AveragePooling2D):
+        layer = built(cls(2), y.shape)
+        out_a, out_b = layer.forward(y, training=True), None
+        dy = images(out_a.shape, seed=3)
+        dx_a = layer.backward(channels_outer(dy)).copy()
+        out_b = layer.forward(np.ascontiguousarray(y), training=True)
+        dx_b = layer.backward(dy)
+        assert out_a.flags.c_contiguous and np.array_equal(out_a, out_b) and np.array_equal(dx_a, dx_b)
+
+
+@pytest.mark.parametrize("shape,pool,strides", [((2, 8, 8, 3), 2, None), ((2, 7, 9, 2), 2, None),
+                                                ((1, 6, 6, 2), 3, 2), ((2, 6, 8, 1), (2, 3), (2, 1))])
+@pytest.mark.parametrize("training", [True, False])
+def test_max_pool_input_gradient_matches_plain_loops_with_ties(shape, pool, strides, training):
+    # Rounded ReLU-like values: many ties (all-zero windows, repeated maxima). training=True takes the path that
+    # gathers each kernel offset into a contiguous block; training=False (compute_gradients) the strided views.
+    x = np.maximum(np.round(images(shape, seed=9)), 0)
+    layer = built(MaxPool2D(pool, strides=strides), x.shape)
+    y = layer.forward(channels_outer(x), training=training)
+    dy = images(y.shape, seed=10)
+    expected = naive_max_pool_input_grad(x, dy, layer.window.kernel, layer.window.strides)
+    assert np.max(np.abs(layer.backward(dy) - expected)) < 1e-12    # overlapping windows: sums in another order

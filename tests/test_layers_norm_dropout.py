@@ -282,3 +282,27 @@ def test_batchnorm_and_dropout_cnn_trains_and_gradcheck():
     Xs, ys = data((4, 5, 5, 1), seed=13), np.array([0, 1, 2, 1])
     report = nn.gradcheck.check_model(small, Xs, ys, training=True)
     assert report < 1e-6, report.table()
+
+
+def test_a_users_own_mc_layer_through_the_public_switch():
+    class ScaleNoise(nn.layers.StochasticLayer):
+        """Multiplies by a random factor in [0.5, 1.5) when active — training or MC prediction."""
+
+        def forward(self, x, training=False):
+            self.factor = self.uniform(x.shape, x.dtype) + x.dtype.type(0.5) if self.is_active(training) else None
+            return x if self.factor is None else x * self.factor
+
+        def backward(self, dy):
+            return dy if self.factor is None else dy * self.factor
+
+    X = data((30, 5), seed=3).astype(np.float32)
+    model = nn.Sequential([Dense(8, activation="relu"), ScaleNoise(), Dense(2)], seed=0)
+    model.compile(optimizer="sgd(lr=0.1)", loss="softmax_cross_entropy")
+    model.build(X.shape)
+    noise = model.layers[1]
+    assert noise.stochastic is True and noise.mc_active is False and not noise.is_active(False)
+    plain = model.predict(X)
+    mean, std = model.predict(X, mc_samples=20, return_std=True)
+    assert np.all(std.max(axis=1) > 0) and not np.allclose(mean, plain)     # the noise was on for MC ...
+    assert noise.mc_active is False and np.array_equal(model.predict(X), plain)   # ... and only then
+    assert noise.active(True) is True                                      # the old name still works

@@ -41,8 +41,7 @@ def test_l2_keras_keyword_is_lambda_sum_of_squares():
     assert reg.keras_l2 == pytest.approx(lam)
 
 
-def test_l2_positional_argument_and_default_mean_lambd():
-    assert regularizers.get("l2(0.25)") == L2(lambd=0.25)
+def test_l2_default_means_lambd():
     assert L2() == L2(lambd=0.01)
     assert L2().lambd == 0.01 and L2().l2 is None
     assert L2(l2=0.5).lambd is None and L2(l2=0.5).l2 == 0.5
@@ -51,7 +50,7 @@ def test_l2_positional_argument_and_default_mean_lambd():
 def test_l1_both_keywords_mean_lambda_sum_of_abs():
     w = weights()
     expected = 0.2 * sum(abs(float(v)) for v in w.ravel())
-    for reg in (L1(lambd=0.2), L1(l1=0.2), L1(0.2), regularizers.get("l1(l1=0.2)")):
+    for reg in (L1(lambd=0.2), L1(l1=0.2), regularizers.get("l1(lambd=0.2)"), regularizers.get("l1(l1=0.2)")):
         assert reg.loss(w) == pytest.approx(expected, rel=1e-12)
         np.testing.assert_array_equal(reg.grad(w), 0.2 * np.sign(w))
 
@@ -93,9 +92,9 @@ def test_call_is_loss_and_alias_is_base():
 
 # ------------------------------------------------------------------------------------------------- gradients
 
-@pytest.mark.parametrize("spec", ["l2", "l2(lambd=0.7)", "l2(l2=0.7)", "l2(1.5)", "l1", "l1(lambd=0.3)",
+@pytest.mark.parametrize("spec", ["l2", "l2(lambd=0.7)", "l2(l2=0.7)", "l2(lambd=1.5)", "l1", "l1(lambd=0.3)",
                                   "l1(l1=0.3)", "l1l2(l1=0.2, l2=0.3)", "l1l2(l2=0.5)", "l1l2(l1=0.5)",
-                                  "elastic_net(0.1, 0.1)"])
+                                  "elastic_net(l1=0.1, l2=0.1)"])
 def test_gradient_matches_central_differences(spec):
     err = check_regularizer(spec, weights_away_from_zero((5, 3), seed=1))
     assert err < 1e-7, f"{spec}: relative error {err:.2e}"
@@ -108,7 +107,8 @@ def test_every_registered_regularizer_is_gradient_checked():
 
 # ------------------------------------------------------------------------------------------------- dtype, out=
 
-@pytest.mark.parametrize("spec", ["l2(lambd=0.1)", "l2(l2=0.1)", "l1(0.1)", "l1l2(l1=0.1, l2=0.1)", "l1l2(l2=0.1)"])
+@pytest.mark.parametrize("spec", ["l2(lambd=0.1)", "l2(l2=0.1)", "l1(lambd=0.1)", "l1l2(l1=0.1, l2=0.1)",
+                                  "l1l2(l2=0.1)"])
 def test_float32_stays_float32_and_loss_is_a_python_float(spec):
     reg = regularizers.get(spec)
     w32 = weights(dtype=np.float32)
@@ -119,7 +119,7 @@ def test_float32_stays_float32_and_loss_is_a_python_float(spec):
     assert value == pytest.approx(reg.loss(w32.astype(np.float64)), rel=1e-5)
 
 
-@pytest.mark.parametrize("spec", ["l2(lambd=0.1)", "l1(0.1)", "l1l2(l1=0.1, l2=0.1)", "l1l2(l2=0.1)"])
+@pytest.mark.parametrize("spec", ["l2(lambd=0.1)", "l1(lambd=0.1)", "l1l2(l1=0.1, l2=0.1)", "l1l2(l2=0.1)"])
 def test_grad_writes_into_out(spec):
     reg = regularizers.get(spec)
     w = weights()
@@ -164,14 +164,13 @@ def test_round_trip_with_arguments_and_json(spec):
 def test_str_keeps_the_keyword_given():
     assert str(L2(l2=0.1)) == "l2(l2=0.1)"
     assert str(L2(lambd=0.1)) == "l2(lambd=0.1)"
-    assert str(L2(0.1)) == "l2(lambd=0.1)"
     assert str(L1(l1=0.1)) == "l1(l1=0.1)"
     assert L2(l2=0.1) != L2(lambd=0.1)     # different penalties: λΣw² vs ½λΣw²
 
 
 def test_aliases_and_none():
     assert regularizers.get("L1_L2(l1=0.1)") == L1L2(l1=0.1)
-    assert regularizers.get("elastic_net(l1=0.1, l2=0.2)") == L1L2(0.1, 0.2)
+    assert regularizers.get("elastic_net(l1=0.1, l2=0.2)") == L1L2(l1=0.1, l2=0.2)
     assert regularizers.get(None) is None
     assert regularizers.get("none") is None
     assert regularizers.serialize(None) is None
@@ -180,7 +179,7 @@ def test_aliases_and_none():
 @pytest.mark.parametrize("spec, words", [
     ("l2(lambd=-0.1)", ["L2", "lambd", ">= 0", "-0.1"]),
     ("l2(l2=-1)", ["L2", "l2", "-1"]),
-    ("l1(-0.5)", ["L1", "lambd", "-0.5"]),
+    ("l1(lambd=-0.5)", ["L1", "lambd", "-0.5"]),
     ("l1(l1=-2.0)", ["L1", "l1", "-2.0"]),
     ("l1l2(l1=-0.1)", ["L1L2", "l1", "-0.1"]),
     ("l1l2(l2=-0.1)", ["L1L2", "l2", "-0.1"]),
@@ -206,3 +205,57 @@ def test_constructor_validation_without_spec_strings():
         L1(l1=float("inf"))
     with pytest.raises(SpecError, match="l2"):
         L1L2(l2=None)
+
+
+# ------------------------------------------------------------------------------------------------- bare numbers
+
+@pytest.mark.parametrize("spec", ["l2(0.01)", "L2(0.01)", "l1(0.01)", "l1l2(0.01, 0.02)", "elastic_net(0.1)",
+                                  "l1_l2(0.1, l2=0.2)"])
+def test_a_bare_number_in_a_spec_is_refused_with_both_spellings(spec):
+    with pytest.raises(SpecError) as info:
+        regularizers.get(spec)
+    text = str(info.value)
+    assert spec.split("(")[0] in text and ("bare number" in text or "keyword-only" in text)
+    if spec.lower().startswith("l2("):
+        # both conventions, each with its formula: the whole point of the refusal
+        for words in ("l2(lambd=0.01)", "½·λ·Σw²", "textbook", "l2(l2=0.01)", "λ·Σw²", "Keras", "l2(lambd=0.02)"):
+            assert words in text, f"{words!r} missing from: {text}"
+    elif spec.startswith("l1("):
+        assert "l1(lambd=0.01)" in text and "l1(l1=0.01)" in text
+    else:
+        assert "l1l2(l1=a, l2=b)" in text and "l2(lambd=λ)" in text
+
+
+@pytest.mark.parametrize("make", [lambda: L2(0.01), lambda: L1(0.01), lambda: L1L2(0.1, 0.2), lambda: L1L2(0.1)])
+def test_a_bare_number_in_a_constructor_is_refused(make):
+    with pytest.raises(SpecError, match="keyword|ambiguous"):
+        make()
+
+
+def test_the_l2_refusal_names_both_formulas_in_the_constructor_too():
+    with pytest.raises(SpecError) as info:
+        L2(0.5)
+    assert "l2(lambd=0.5)" in str(info.value) and "l2(l2=0.5)" in str(info.value)
+
+
+@pytest.mark.parametrize("make, arg", [
+    (lambda: L2(lambd=10 ** 400), "lambd"),
+    (lambda: L2(l2=10 ** 400), "l2"),
+    (lambda: L1(l1=10 ** 400), "l1"),
+    (lambda: L1L2(l1=10 ** 400), "l1"),
+    (lambda: L1L2(l2=1e308), "l2"),          # finite, but the gradient factor 2·l2 would be inf
+    (lambda: L2(l2=1.7e308), "l2"),
+    (lambda: L2(lambd=float("-inf")), "lambd"),
+    (lambda: L1L2(l1=float("nan")), "l1"),
+    (lambda: L1(lambd=-1e-3), "lambd"),
+])
+def test_overflowing_non_finite_and_negative_strengths_are_spec_errors(make, arg):
+    with pytest.raises(SpecError) as info:     # not OverflowError
+        make()
+    assert repr(arg) in str(info.value) or arg in str(info.value)
+
+
+def test_huge_strengths_in_spec_strings_are_spec_errors():
+    for spec in ("l2(lambd=1e999)", "l2(l2=1e308)", f"l1(l1={10 ** 30})"):
+        with pytest.raises(SpecError):
+            regularizers.get(spec)

@@ -245,7 +245,7 @@ def test_probability_clipping_matches_keras(float64):
 REGULARIZERS = {
     "l2(lambd=0.25)": lambda: keras.regularizers.L2(0.125),        # textbook ½·λ·Σw² = Keras L2(λ/2)
     "l2(l2=0.125)": lambda: keras.regularizers.L2(0.125),          # Keras keyword, Keras meaning
-    "l2(0.5)": lambda: keras.regularizers.L2(0.25),                # positional = lambd
+    "l2(lambd=0.5)": lambda: keras.regularizers.L2(0.25),
     "l1(lambd=0.125)": lambda: keras.regularizers.L1(0.125),
     "l1(l1=0.25)": lambda: keras.regularizers.L1(0.25),
     "l1l2(l1=0.125, l2=0.25)": lambda: keras.regularizers.L1L2(l1=0.125, l2=0.25),
@@ -685,6 +685,24 @@ def test_fit_two_epochs(opt, dtype):
     for i, (w, kw) in enumerate(zip(model.get_weights(), kmodel.get_weights())):
         check("fit", dtype, w, kw, f"{opt} final weight {i}")
     check("fit", dtype, model.evaluate(Xv, yv)["loss"], kmodel.evaluate(Xv, yv, verbose=0)[0], f"{opt} evaluate")
+
+
+@pytest.mark.parametrize("weighting", ["sample_weight", "class_weight"])
+def test_fit_with_sample_and_class_weights(weighting, dtype):
+    """fit with per-sample weights (L = Σ w_n·ℓ_n / N, Keras's weighted sum_over_batch_size) or class weights:
+    history and final weights equal Keras's; evaluate(sample_weight=) too."""
+    model, kmodel, (X, y), (Xv, yv) = fit_models(dtype, "sgd(learning_rate=0.25, momentum=0.5)",
+                                                 keras.optimizers.SGD(0.25, momentum=0.5))
+    w = np.random.default_rng(8).uniform(0.0, 2.0, size=len(y))
+    kw = {"sample_weight": w} if weighting == "sample_weight" else {"class_weight": {0: 0.5, 1: 2.0, 2: 1.25}}
+    hist = model.fit(X, y, epochs=2, batch_size=32, shuffle=False, verbose=0, **kw)
+    khist = kmodel.fit(X, y, epochs=2, batch_size=32, shuffle=False, verbose=0, **kw)
+    check("fit", dtype, hist.history["loss"], khist.history["loss"], f"{weighting} history loss")
+    for i, (a, b) in enumerate(zip(model.get_weights(), kmodel.get_weights())):
+        check("fit", dtype, a, b, f"{weighting} final weight {i}")
+    wv = np.linspace(0.0, 3.0, len(yv))
+    check("fit", dtype, model.evaluate(Xv, yv, sample_weight=wv)["loss"],
+          kmodel.evaluate(Xv, yv, sample_weight=wv, verbose=0)[0], f"{weighting} weighted evaluate")
 
 
 # ============================================================================================ EarlyStopping

@@ -6,12 +6,13 @@ from .conv import AveragePooling2D, AvgPool2D, Conv2D, GlobalAveragePooling2D, G
 from .core import Activation, Dense, Flatten
 from .depthwise import DepthwiseConv2D, SeparableConv2D
 from .merge import Add, Average, Concatenate, Multiply, Subtract
-from .noise import AlphaDropout, Dropout, GaussianDropout, GaussianNoise
+from .noise import AlphaDropout, Dropout, GaussianDropout, GaussianNoise, StochasticLayer
 from .normalization import BatchNormalization
 from .reshaping import Reshape, ZeroPadding2D
 
 __all__ = ["Layer", "Dense", "Activation", "Flatten", "get", "register", "registry",
            "Conv2D", "MaxPool2D", "MaxPooling2D", "AveragePooling2D", "AvgPool2D", "GlobalAveragePooling2D",
            "GlobalAvgPool2D", "BatchNormalization", "Dropout", "AlphaDropout", "GaussianNoise", "GaussianDropout",
+           "StochasticLayer",
            "DepthwiseConv2D", "SeparableConv2D", "ZeroPadding2D", "ReLU", "Reshape",
            "Add", "Subtract", "Multiply", "Average", "Concatenate"]

@@ -17,14 +17,16 @@ to the data loss and ``add_regularization_grads()`` to the gradients, once per b
 from __future__ import annotations
 
 import functools
+import inspect
 
 import numpy as np
 
+from .. import activations as _activations
 from .. import constraints as _constraints
 from .. import initializers as _initializers
 from .. import regularizers as _regularizers
 from ..errors import ShapeError, SpecError
-from ..spec import Configurable, Registry
+from ..spec import Configurable, Registry, check_bool, check_seed
 
 
 class Layer(Configurable):
@@ -45,10 +47,13 @@ class Layer(Configurable):
             cls.__init__ = _accept_input_shape(cls.__dict__["__init__"])
 
     def __init__(self, name=None, trainable=True, seed=None, activity_regularizer=None):
+        owner = type(self).__name__
+        if name is not None and (not isinstance(name, str) or not name.strip()):
+            raise SpecError(f"{owner}: argument 'name' must be a non-empty string or None, got {name!r}")
         self.name = name
-        self.trainable = trainable
-        self.seed = seed
-        self.activity_regularizer = _regularizers.get(activity_regularizer)
+        self.trainable = check_bool(owner, "trainable", trainable)
+        self.seed = check_seed(owner, seed)
+        self.activity_regularizer = _resolve(owner, "activity_regularizer", activity_regularizer)
         self.params = {}          # name -> array (trainable and non-trainable, in Keras get_weights order)
         self.grads = {}           # name -> array, trainable params only
         self.regularizers = {}    # name -> Regularizer
@@ -92,11 +97,20 @@ class Layer(Configurable):
 
     def check_input_shape(self, input_shape):
         """Raise a ShapeError naming this layer if it cannot take inputs of ``input_shape`` (checked when the
-        graph is written). The default checks the shape this layer was built for, if it was; subclasses add rank
-        checks."""
-        if self.built and self.input_shape is not None and not self.multi_input:
+        graph is written). The default checks the shape this layer was built for, if it was, and that the
+        layer's activation fits the rank (``softmax(axis=...)``); subclasses add rank checks."""
+        if self.multi_input:
+            return
+        self._check_activation_rank(len(tuple(input_shape)))
+        if self.built and self.input_shape is not None:
             from ..graph import check_shape_compatible
             check_shape_compatible(self, self.input_shape, tuple(input_shape))
+
+    def _check_activation_rank(self, ndim):
+        # Every layer with an activation keeps the rank of its input, so the input's rank is the output's.
+        check = getattr(getattr(self, "activation", None), "check_rank", None)
+        if callable(check):
+            check(ndim, f"the input of layer {self.label!r} ({type(self).__name__})")
 
     # ------------------------------------------------------------------ setup used by models
     def set_rng(self, rng):
@@ -128,6 +142,8 @@ class Layer(Configurable):
 
     def build(self, input_shape):
         """Create parameters for inputs of ``input_shape`` (batch axis first, may be None)."""
+        if not self.multi_input:
+            self._check_activation_rank(len(tuple(input_shape)))
         self.input_shape = tuple(input_shape)
         self.output_shape = tuple(self.compute_output_shape(self.input_shape))
         self.built = True
@@ -227,9 +243,45 @@ def _accept_input_shape(init):
     @functools.wraps(init)
     def __init__(self, *args, input_shape=None, **kwargs):
         init(self, *args, **kwargs)
+        _check_specs(self, init)
         if input_shape is not None:
             self.input_shape_hint = sample_shape(input_shape, type(self).__name__, "input_shape")
     return __init__
+
+
+_FAMILIES = (("_initializer", _initializers), ("_regularizer", _regularizers), ("_constraint", _constraints))
+
+
+def _resolve(owner, arg, value):
+    """The object a layer argument names (``kernel_regularizer="l2(lambd=0.01)"``), or a SpecError naming the
+    argument."""
+    for suffix, family in _FAMILIES:
+        if arg.endswith(suffix):
+            try:
+                return family.get(value)
+            except SpecError as exc:
+                raise SpecError(f"{owner}: argument {arg!r}: {exc}") from None
+    raise AssertionError(arg)
+
+
+def activation_arg(owner, spec):
+    """The activation a layer's ``activation`` argument names, or a SpecError that names the argument."""
+    try:
+        return _activations.get(spec)
+    except SpecError as exc:
+        raise SpecError(f"{owner}: argument 'activation': {exc}") from None
+
+
+def _check_specs(layer, init):
+    """Resolve every initializer/regularizer/constraint argument once, at construction, so that a bad spec is an
+    error where it is written rather than when the model is first built. The layer keeps the value as given
+    (``get_config`` writes it back as a spec); ``build`` resolves it again."""
+    owner = type(layer).__name__
+    for param in inspect.signature(init).parameters:
+        if param.endswith(("_initializer", "_regularizer", "_constraint")) and hasattr(layer, param):
+            value = getattr(layer, param)
+            if value is not None:
+                _resolve(owner, param, value)
 
 
 def sample_shape(shape, owner, arg):

@@ -21,10 +21,9 @@ import numbers
 
 import numpy as np
 
-from .. import activations as _activations
 from ..errors import ShapeError, SpecError
-from ..spec import check_choice
-from .base import Layer, registry
+from ..spec import check_bool, check_choice
+from .base import Layer, activation_arg, registry
 
 # ---------------------------------------------------------------------------------------------------- helpers
 
@@ -155,6 +154,22 @@ def _check_fits(layer, kind, window, h, w):
                              f"smaller kernel")
 
 
+def _channels_outer(a):
+    """Whether the NHWC array ``a`` lies in memory channel by channel, each channel a C-ordered (N, H, W) block
+    (what Conv2D's offset-major product writes, and what the pooling layers keep)."""
+    return a.ndim == 4 and a.transpose(3, 0, 1, 2).flags.c_contiguous
+
+
+def _like(a, shape=None):
+    """An uninitialized array in ``a``'s memory layout (C-ordered NHWC or channels-outer), of ``a``'s or the given
+    NHWC shape: elementwise operations between arrays of one layout run in long contiguous loops."""
+    shape = a.shape if shape is None else tuple(shape)
+    if _channels_outer(a) and not a.flags.c_contiguous:
+        n, h, w, c = shape
+        return np.empty((c, n, h, w), dtype=a.dtype).transpose(1, 2, 3, 0)
+    return np.empty(shape, dtype=a.dtype)
+
+
 def zero_pad(x, pads, buffer=None):
     """The NHWC batch ``x`` with ``pads`` = ((top, bottom), (left, right)) rows/columns of zeros around it.
 
@@ -171,6 +186,15 @@ def zero_pad(x, pads, buffer=None):
     xp[:, :pt], xp[:, pt + h:], xp[:, :, :pl], xp[:, :, pl + w:] = 0, 0, 0, 0
     xp[:, pt:pt + h, pl:pl + w, :] = x
     return xp
+
+
+def _scratch(layer, name):
+    """The layer's :class:`_Buffer` called ``name``, made on first use (a per-layer attribute, so that a shared
+    layer's second executor, which gets fresh buffers, never writes into the first one's)."""
+    buffer = layer.__dict__.get(name)
+    if buffer is None:
+        buffer = layer.__dict__[name] = _Buffer()
+    return buffer
 
 
 class _Buffer:
@@ -214,7 +238,10 @@ class Conv2D(Layer):
 
     and dX_col is scattered back onto the padded input (col2im: each kernel offset adds its slice; overlapping
     windows accumulate), then the padding is cropped off. In code, a column of ones appended to X_col carries
-    the bias through the same products (db is then the last row of the dW product).
+    the bias through the same products (db is then the last row of the dW product). Two faster forms of the same
+    formulas: with offset-major columns the forward product is computed transposed, Zᵀ = W_matᵀ · X_colᵀ, so z and
+    y come out channels-outer (see ``_channels_outer``); with stride 1, dX is computed as in ``_col2im_rows``.
+    The tests compare both with plain loops (``naive_conv``, ``naive_conv_input_grad``).
     """
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", dilation_rate=1, activation=None,
@@ -235,8 +262,8 @@ class Conv2D(Layer):
                             f"strides={strides!r}, dilation_rate={dilation_rate!r}")
         self.kernel_size, self.strides, self.dilation_rate = _compact(kernel), _compact(strides_), _compact(dilation)
         self.padding = _padding("Conv2D", padding)
-        self.activation = _activations.get(activation)
-        self.use_bias = bool(use_bias)
+        self.activation = activation_arg("Conv2D", activation)
+        self.use_bias = check_bool("Conv2D", "use_bias", use_bias)
         self.kernel_initializer = kernel_initializer
         self.bias_initializer = bias_initializer
         self.kernel_regularizer = kernel_regularizer
@@ -336,15 +363,39 @@ class Conv2D(Layer):
         weights = kernel.reshape(k, f)
         if extra:
             weights = np.concatenate([weights, self.params["b"].reshape(1, f).astype(weights.dtype)])
-        z = (cols @ weights).reshape(n, oh, ow, f)
         self.cols, self.xp_shape, self.x_shape, self.out_hw = cols, xp.shape, x.shape, (oh, ow)
-        self.z = z
-        self.y = z if self.output_logits else self.activation.forward(z)
+        if cols is buf:
+            self.z = (cols @ weights).reshape(n, oh, ow, f)
+            self.y = self.z if self.output_logits else self.activation.forward(self.z)
+            return self.y
+        # Offset-major columns: Zᵀ = W_matᵀ · X_colᵀ, an (F, N·OH·OW) product whose long side is contiguous in
+        # both operands (1.7-1.9x faster in OpenBLAS than X_col · W_mat with X_col transposed). z and y are the
+        # NHWC views of that channel-major memory ("channels-outer"); an elementwise activation runs on the
+        # contiguous (F, N·OH·OW) array, and the layers after this one keep the layout (see _like).
+        zt = weights.T @ buf
+        self.z = zt.T.reshape(n, oh, ow, f)
+        if self.output_logits:
+            self.y = self.z
+        elif self.activation.elementwise:
+            self.y = self.activation.forward(zt).T.reshape(n, oh, ow, f)
+        else:
+            self.y = self.activation.forward(self.z)
         return self.y
 
+    def _dz(self, dy):
+        """dZ = act'(z) ⊙ dy as an (N·OH·OW, F) matrix — a view when dy's memory allows (C- or channel-major)."""
+        if self.output_logits:
+            dz = dy
+        elif self.activation.elementwise and _channels_outer(self.z) and _channels_outer(self.y):
+            f = self.filters
+            as_t = [a.reshape(-1, f).T for a in (dy, self.z, self.y)]   # (F, M) views, contiguous when channels-outer
+            return self.activation.backward(*as_t).T
+        else:
+            dz = self.activation.backward(dy, self.z, self.y)
+        return dz.reshape(-1, self.filters)
+
     def backward(self, dy):
-        dz = dy if self.output_logits else self.activation.backward(dy, self.z, self.y)
-        dz2 = np.ascontiguousarray(dz).reshape(-1, self.filters)
+        dz2 = self._dz(dy)
         kernel = self.params["W"]
         if self._pointwise():
             return self._pointwise_backward(dz2, kernel)
@@ -392,38 +443,52 @@ class Conv2D(Layer):
         return self._crop(dxp)
 
     def _col2im_rows(self, dz2, kernel):
-        """col2im for stride 1, with one contiguous add per kernel offset.
+        """dx for stride 1: a product over (kernel column j, filter f), then one contiguous add per kernel row i.
 
-        With stride 1, kernel offset (i, j) adds its (OH, OW) block at rows i·dh.. and columns j·dw.. of the
-        padded input. Give each block the padded width Wp (zero gradient in columns OW..Wp−1, obtained for free by
-        padding dZ before the product): then in the flattened (Hp·Wp) image the block is one contiguous run
-        starting at i·dh·Wp + j·dw, and its zero columns only spill zeros into the next row.
+        dxp[c, n, h, w] = Σ_{i, j, f} W[i, j, c, f] · dZ[n, h − i·dh, w − j·dw, f]  (dZ = 0 outside its range).
+
+        Lay dZ out channel-major with every row widened to U = Wp + L columns, L = (kw − 1)·dw zeros on the left:
+        D[f, n, oh, L + ow] = dZ[n, oh, ow, f]. Flattened per filter, the shift w − j·dw is then one contiguous
+        slice of D, so the (kw·F, N·OH·U) column matrix S[(j, f), (n, oh, w)] = D[f, n, oh, w − j·dw + L] is kw
+        contiguous copies (columns w ≥ Wp run into the next row: junk, which stays in columns that are cropped).
+        One product G = W_r · S with W_r[(i, c), (j, f)] = W[i, j, c, f] does the sum over j and f; the sum over i
+        adds G's block i, shifted down i·dh rows, i.e. by i·dh·U in the flattened (Hp·U) image. Compared with
+        im2col's col2im (dX_col = dZ·W_matᵀ, then kh·kw adds of whole blocks) this is kh adds of (C, N·OH·U)
+        blocks: LeNet-5's second layer adds 0.17 M values instead of 0.67 M (the plain col2im is the test's
+        reference).
         """
         n, _, _, c = self.x_shape
         oh, ow = self.out_hw
         _, hp, wp, _ = self.xp_shape
         f = self.filters
         (kh, kw), (dh, dw) = self.window.kernel, self.window.dilation
-        if ow < wp:
-            dz_wide = np.zeros((n, oh, wp, f), dtype=dz2.dtype)
-            dz_wide[:, :, :ow] = dz2.reshape(n, oh, ow, f)
-        else:
-            dz_wide = dz2.reshape(n, oh, wp, f)
-        blocks = (kernel.reshape(-1, f) @ dz_wide.reshape(-1, f).T).reshape(kh * kw, c, n, oh * wp)
-        run = oh * wp
-        flat = self._dxp.get((c, n, hp * wp + (kw - 1) * dw), blocks.dtype)   # room for the last spill
+        left = (kw - 1) * dw
+        u = wp + left
+        run = n * oh * u
+        d = _scratch(self, "_dz_wide").get((f, run + left), dz2.dtype)      # + left: room for the last shift
+        rows = d[:, :run].reshape(f, n, oh, u)
+        rows[..., :left] = 0
+        rows[..., left + ow:] = 0
+        d[:, run:] = 0
+        rows[..., left:left + ow] = dz2.T.reshape(f, n, oh, ow)
+        s_cols = _scratch(self, "_dz_cols").get((kw, f, run), dz2.dtype)
+        for j in range(kw):
+            s_cols[j] = d[:, left - j * dw:left - j * dw + run]
+        w_r = kernel.transpose(0, 2, 1, 3).reshape(kh * c, kw * f)
+        g = (w_r @ s_cols.reshape(kw * f, run)).reshape(kh, c, n, oh * u)
+        flat = self._dxp.get((c, n, hp * u), g.dtype)
         flat[...] = 0
-        for idx, block in enumerate(blocks):
-            i, j = divmod(idx, kw)
-            start = i * dh * wp + j * dw
-            flat[:, :, start:start + run] += block
-        return self._crop(flat[:, :, :hp * wp].reshape(c, n, hp, wp))
+        for i in range(kh):
+            flat[:, :, i * dh * u:i * dh * u + oh * u] += g[i]
+        return self._crop(flat.reshape(c, n, hp, u))
 
     def _crop(self, dxp):
-        """dx in NHWC from the (C, N, Hp, Wp) gradient of the padded input: drop the padding, transpose."""
+        """dx in NHWC from the (C, N, Hp, Wp) gradient of the padded input: drop the padding, transpose — both as
+        views, no copy. dx is channels-outer (as this layer's offset-major output) and lives in a scratch buffer
+        that the layer's next backward pass overwrites."""
         _, h, w, _ = self.x_shape
         (pt, _), (pl, _) = self.window.pads(h, w)
-        return np.ascontiguousarray(dxp[:, :, pt:pt + h, pl:pl + w].transpose(1, 2, 3, 0))
+        return dxp[:, :, pt:pt + h, pl:pl + w].transpose(1, 2, 3, 0)
 
 
 # ---------------------------------------------------------------------------------------------------- pooling
@@ -467,7 +532,7 @@ class _Pool2D(Layer):
             xp[:, pt:pt + h, pl:pl + w, :] = x
         else:
             xp = x
-        self.xp_shape = xp.shape
+        self.xp_shape, self.xp = xp.shape, xp
         return xp, oh, ow
 
     def _scatter(self, dtype, write):
@@ -476,14 +541,14 @@ class _Pool2D(Layer):
         n, h, w, c = self.x_shape
         oh, ow = self.out_hw
         padded = self.xp_shape != self.x_shape
-        dxp = self._dxp.get(self.xp_shape, dtype) if padded else np.empty(self.x_shape, dtype)
+        dxp = self._dxp.get(self.xp_shape, dtype) if padded else _like(self.xp).astype(dtype, copy=False)
         (ph, pw), (sh, sw) = self.window.kernel, self.window.strides
         overlap = ph > sh or pw > sw
         # Windows that tile the input exactly write every pixel once, so dx needs no zeroing; otherwise
         # overlapping windows accumulate and uncovered pixels must read 0.
         if not (ph == sh and pw == sw and oh * sh == dxp.shape[1] and ow * sw == dxp.shape[2]):
             dxp[...] = 0
-        share = np.empty((n, oh, ow, c), dtype) if overlap else None
+        share = _like(dxp, (n, oh, ow, c)) if overlap else None
         for k, (rows, cols) in enumerate(self.window.offsets(oh, ow)):
             if overlap:
                 write(k, rows, cols, share)
@@ -493,7 +558,7 @@ class _Pool2D(Layer):
         if not padded:
             return dxp
         pt, pl = self.pad_tl
-        return dxp[:, pt:pt + h, pl:pl + w, :].copy()
+        return dxp[:, pt:pt + h, pl:pl + w, :].copy(order="K")
 
 
 @registry.register("max_pool2d", "maxpool2d", "max_pooling2d", "maxpooling2d")
@@ -507,29 +572,43 @@ class MaxPool2D(_Pool2D):
 
     def forward(self, x, training=False):
         xp, oh, ow = self._prepare(x, -np.inf)
-        (rows, cols), *rest = self.window.offsets(oh, ow)
-        y = xp[:, rows, cols, :].copy()
-        for rows, cols in rest:
-            np.maximum(y, xp[:, rows, cols, :], out=y)
-        self.xp, self.y = xp, y
-        return y
+        views = [xp[:, rows, cols, :] for rows, cols in self.window.offsets(oh, ow)]
+        if training:
+            # One strided copy per kernel offset gathers its values into a contiguous block (the input's memory
+            # layout, C-ordered NHWC or channels-outer): the maxima below and the masks of backward then run as
+            # contiguous SIMD loops, ~3x faster than on the strided views (the plain version: blocks = views).
+            c, n = x.shape[3], x.shape[0]
+            if _channels_outer(xp) and not xp.flags.c_contiguous:
+                blocks = _scratch(self, "_blocks").get((len(views), c, n, oh, ow), x.dtype).transpose(0, 2, 3, 4, 1)
+            else:
+                blocks = _scratch(self, "_blocks").get((len(views), n, oh, ow, c), x.dtype)
+            for block, view in zip(blocks, views):
+                np.copyto(block, view)
+        else:
+            blocks = views
+        # The output handed on is C-ordered NHWC (a copy only for a channels-outer input, a quarter of its size
+        # for 2×2 pooling); the layer keeps y in the blocks' layout for backward.
+        y = blocks[0].copy(order="K")
+        for block in blocks[1:]:
+            np.maximum(y, block, out=y)
+        self.y, self.blocks = y, blocks
+        return np.ascontiguousarray(y)
 
     def backward(self, dy):
         # Offset k (row-major order) receives dy where it holds the window's maximum and no earlier offset did:
-        # that is TensorFlow's "first maximum wins" rule for ties. Masks are rebuilt here from the cached input
+        # that is TensorFlow's "first maximum wins" rule for ties. Masks are rebuilt here from the cached blocks
         # and output, which is cheaper than tracking arg-max indices during the forward pass.
-        xp, y = self.xp, self.y
-        last = self.window.kernel[0] * self.window.kernel[1] - 1
-        taken = []     # pixels whose maximum an earlier offset already claimed
+        y, blocks = self.y, self.blocks
+        taken = None     # pixels whose maximum an earlier offset already claimed
 
         def write(k, rows, cols, out):
-            first = xp[:, rows, cols, :] == y
-            if taken:
-                first &= ~taken[0]
-            if k == 0:
-                taken.append(first.copy())
-            elif k < last:
-                taken[0] |= first
+            nonlocal taken
+            first = np.equal(blocks[k], y)
+            if taken is None:
+                taken = first
+            else:
+                np.greater(first, taken, out=first)        # first ∧ ¬taken (booleans)
+                np.logical_or(taken, first, out=taken)
             np.multiply(dy, first, out=out)
 
         return self._scatter(dy.dtype, write)
@@ -546,12 +625,12 @@ class AveragePooling2D(_Pool2D):
     def forward(self, x, training=False):
         xp, oh, ow = self._prepare(x, 0)
         (rows, cols), *rest = self.window.offsets(oh, ow)
-        y = xp[:, rows, cols, :].copy()
+        y = xp[:, rows, cols, :].copy(order="K")
         for rows, cols in rest:
             y += xp[:, rows, cols, :]
         self.inv_count = self._inverse_counts(x.shape, oh, ow, x.dtype)
         y *= self.inv_count
-        return y
+        return np.ascontiguousarray(y)
 
     def _inverse_counts(self, shape, oh, ow, dtype):
         """1/|window| as a scalar, or with padding as an (OH, OW, C) array (repeated over the channels so that the
@@ -584,7 +663,7 @@ class GlobalAveragePooling2D(Layer):
 
     def __init__(self, keepdims=False, name=None):
         super().__init__(name=name)
-        self.keepdims = bool(keepdims)
+        self.keepdims = check_bool(type(self).__name__, "keepdims", keepdims)
 
     def build(self, input_shape):
         input_shape = tuple(input_shape)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import activations as _activations
 from ..errors import ShapeError
-from ..spec import check_number
-from .base import Layer, registry
+from ..spec import check_bool, check_int
+from .base import Layer, activation_arg, registry
 
 
 @registry.register("dense", "fully_connected", "linear_layer")
@@ -25,9 +24,9 @@ class Dense(Layer):
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, bias_constraint=None, name=None, trainable=True, seed=None):
         super().__init__(name=name, trainable=trainable, seed=seed, activity_regularizer=activity_regularizer)
-        self.units = check_number("Dense", "units", units, minimum=1, integer=True)
-        self.activation = _activations.get(activation)
-        self.use_bias = bool(use_bias)
+        self.units = check_int("Dense", "units", units, minimum=1)
+        self.activation = activation_arg("Dense", activation)
+        self.use_bias = check_bool("Dense", "use_bias", use_bias)
         self.kernel_initializer = kernel_initializer
         self.bias_initializer = bias_initializer
         self.kernel_regularizer = kernel_regularizer
@@ -86,7 +85,7 @@ class Activation(Layer):
 
     def __init__(self, activation, name=None, activity_regularizer=None):
         super().__init__(name=name, activity_regularizer=activity_regularizer)
-        self.activation = _activations.get(activation)
+        self.activation = activation_arg("Activation", activation)
         self.output_logits = False
 
     def forward(self, x, training=False):

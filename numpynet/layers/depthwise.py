@@ -37,9 +37,9 @@ import numbers
 
 import numpy as np
 
-from .. import activations as _activations
 from ..errors import ShapeError, SpecError
-from .base import Layer, registry
+from ..spec import check_bool
+from .base import Layer, activation_arg, registry
 from .conv import _Buffer, _check_fits, _check_image, _compact, _padding, _pair, _Window, zero_pad
 
 # ---------------------------------------------------------------------------------------------------- the passes
@@ -157,8 +157,8 @@ class _DepthwiseBase(Layer):
         self.kernel_size, self.strides, self.dilation_rate = _compact(kernel), _compact(strides_), _compact(dilation)
         self.padding = _padding(owner, padding)
         self.depth_multiplier = _positive_int(owner, "depth_multiplier", depth_multiplier)
-        self.activation = _activations.get(activation)
-        self.use_bias = bool(use_bias)
+        self.activation = activation_arg(owner, activation)
+        self.use_bias = check_bool(owner, "use_bias", use_bias)
         self.window = _Window(kernel, strides_, dilation, self.padding)
         # As Conv2D: the model sets this on the last layer when a fused loss takes the logits z.
         self.output_logits = False

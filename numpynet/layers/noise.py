@@ -4,8 +4,25 @@ All four are regularizers that act only while training: at inference they are th
 from ``layer.rng`` (the model's generator, or the layer's own when created with ``seed=``), so a seed reproduces
 the masks exactly.
 
-MC dropout: a model's ``predict(X, mc_samples=T)`` sets ``mc_active = True`` on every layer whose class says
-``stochastic = True``; the noise is then applied at prediction time too, and the T passes are averaged.
+MC dropout (Gal & Ghahramani, 2016): ``model.predict(X, mc_samples=T)`` keeps the noise on at prediction time and
+averages the T passes, p̂ = (1/T)·Σₜ f(x; maskₜ). The switch is public, so your own layer can take part:
+
+* the class says ``stochastic = True`` — ``predict`` looks for that attribute on every layer of the model;
+* ``predict`` sets the instance attribute ``mc_active = True`` on those layers for the T passes and back to
+  ``False`` afterwards;
+* ``forward`` applies its noise when ``is_active(training)`` is true, i.e. ``training or mc_active``.
+
+Subclassing :class:`StochasticLayer` gives all three (and ``uniform`` / ``normal`` draws from the layer's seeded
+generator)::
+
+    class MyMCDropout(nn.layers.StochasticLayer):
+        def forward(self, x, training=False):
+            if not self.is_active(training):
+                return x
+            ...
+
+A layer that subclasses :class:`~numpynet.layers.Layer` directly sets ``stochastic = True`` and reads
+``training or getattr(self, "mc_active", False)`` itself.
 """
 
 from __future__ import annotations
@@ -32,8 +49,13 @@ def _rate(owner, rate):
     return rate
 
 
-class _Stochastic(Layer):
-    """Base of the noise layers: identity unless training (or MC prediction), input shape unchanged."""
+class StochasticLayer(Layer):
+    """Base of the noise layers, public for your own: identity unless training or MC prediction.
+
+    ``stochastic = True`` (class attribute) marks the layer for ``predict(mc_samples=T)``, which sets
+    ``mc_active`` (instance attribute, False otherwise) for the T passes. ``forward`` should apply its noise when
+    :meth:`is_active` says so. The input shape is unchanged (override ``compute_output_shape`` if yours differs).
+    """
 
     stochastic = True
 
@@ -41,8 +63,12 @@ class _Stochastic(Layer):
         super().__init__(name=name, seed=seed)
         self.mc_active = False
 
-    def active(self, training):
-        return bool(training) or self.mc_active
+    def is_active(self, training):
+        """Whether the noise is on: ``training or mc_active`` (training, or an MC-dropout prediction)."""
+        return bool(training) or bool(self.mc_active)
+
+    #: the name before ``is_active`` was public; kept so that layers written against it keep working
+    active = is_active
 
     def uniform(self, shape, dtype):
         """U[0, 1) draws in ``dtype`` (float32 stays float32) from the layer's generator."""
@@ -84,7 +110,7 @@ def _check_noise_shape(owner, noise_shape):
 
 
 @registry.register("dropout")
-class Dropout(_Stochastic):
+class Dropout(StochasticLayer):
     """Inverted dropout: ``y = x · m / (1 − r)`` with m ~ Bernoulli(1 − r) per unit, in training only.
 
     Dividing the kept units by the keep probability makes E[y] = x, so nothing changes at inference (y = x).
@@ -99,7 +125,7 @@ class Dropout(_Stochastic):
 
     def forward(self, x, training=False):
         self.mask = None
-        if not self.active(training) or self.rate == 0.0:
+        if not self.is_active(training) or self.rate == 0.0:
             return x
         keep = self.uniform(_noise_shape(self, self.noise_shape, x), x.dtype) >= self.rate
         scale = x.dtype.type(1.0 / (1.0 - self.rate))
@@ -111,7 +137,7 @@ class Dropout(_Stochastic):
 
 
 @registry.register("alpha_dropout", "alphadropout")
-class AlphaDropout(_Stochastic):
+class AlphaDropout(StochasticLayer):
     """Dropout for self-normalizing (SELU) networks: keeps the mean and variance of its input.
 
     A dropped unit is set to α' = −λ·α ≈ −1.7581 (SELU's lower limit) instead of 0, and an affine correction
@@ -136,7 +162,7 @@ class AlphaDropout(_Stochastic):
 
     def forward(self, x, training=False):
         self.grad_mask = None
-        if not self.active(training) or self.rate == 0.0:
+        if not self.is_active(training) or self.rate == 0.0:
             return x
         keep = self.uniform(_noise_shape(self, self.noise_shape, x), x.dtype) >= self.rate
         a, b = self.coefficients()
@@ -151,7 +177,7 @@ class AlphaDropout(_Stochastic):
 
 
 @registry.register("gaussian_noise", "gaussiannoise")
-class GaussianNoise(_Stochastic):
+class GaussianNoise(StochasticLayer):
     """Additive zero-mean noise, in training only: ``y = x + ε``, ε ~ N(0, stddev²); dx = dy."""
 
     def __init__(self, stddev, seed=None, name=None):
@@ -159,7 +185,7 @@ class GaussianNoise(_Stochastic):
         self.stddev = check_number("GaussianNoise", "stddev", stddev, minimum=0.0)
 
     def forward(self, x, training=False):
-        if not self.active(training) or self.stddev == 0.0:
+        if not self.is_active(training) or self.stddev == 0.0:
             return x
         noise = self.normal(x.shape, x.dtype)
         noise *= x.dtype.type(self.stddev)
@@ -170,7 +196,7 @@ class GaussianNoise(_Stochastic):
 
 
 @registry.register("gaussian_dropout", "gaussiandropout")
-class GaussianDropout(_Stochastic):
+class GaussianDropout(StochasticLayer):
     """Multiplicative Gaussian noise with mean 1, in training only (Srivastava et al., 2014)::
 
         y = x · ε,   ε ~ N(1, r / (1 − r))        dx = dy · ε
@@ -184,7 +210,7 @@ class GaussianDropout(_Stochastic):
 
     def forward(self, x, training=False):
         self.noise = None
-        if not self.active(training) or self.rate == 0.0:
+        if not self.is_active(training) or self.rate == 0.0:
             return x
         noise = self.normal(x.shape, x.dtype)
         noise *= x.dtype.type(np.sqrt(self.rate / (1.0 - self.rate)))
@@ -196,4 +222,7 @@ class GaussianDropout(_Stochastic):
         return dy if self.noise is None else dy * self.noise
 
 
-__all__ = ["Dropout", "AlphaDropout", "GaussianNoise", "GaussianDropout", "ALPHA_PRIME"]
+#: the class's earlier, private name
+_Stochastic = StochasticLayer
+
+__all__ = ["StochasticLayer", "Dropout", "AlphaDropout", "GaussianNoise", "GaussianDropout", "ALPHA_PRIME"]

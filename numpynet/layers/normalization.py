@@ -7,7 +7,7 @@ import numbers
 import numpy as np
 
 from ..errors import ShapeError, SpecError
-from ..spec import check_number
+from ..spec import check_bool, check_number
 from .base import Layer, registry
 
 
@@ -44,8 +44,8 @@ class BatchNormalization(Layer):
         self.axis = int(axis)
         self.momentum = check_number("BatchNormalization", "momentum", momentum, minimum=0.0, maximum=1.0)
         self.epsilon = check_number("BatchNormalization", "epsilon", epsilon, minimum=0.0, strict=True)
-        self.center = bool(center)
-        self.scale = bool(scale)
+        self.center = check_bool("BatchNormalization", "center", center)
+        self.scale = check_bool("BatchNormalization", "scale", scale)
         self.beta_initializer = beta_initializer
         self.gamma_initializer = gamma_initializer
         self.moving_mean_initializer = moving_mean_initializer

@@ -1,0 +1,269 @@
+"""spec.py behaviour that the mutation run (`make mutate`) found untested: error wording, spec text, JSON form,
+equality and membership of registries."""
+
+import numpy as np
+import pytest
+
+import numpynet as nn
+from numpynet import spec
+from numpynet.errors import SpecError
+
+
+@pytest.mark.parametrize("text, words", [
+    ("l2(lambd=x)", "a variable name ('x')"),
+    ("l2(lambd=1+1)", "an arithmetic expression ('1+1')"),
+    ("l2(lambd=a.b)", "attribute access ('a.b')"),
+    ("l2(lambd=not 1)", "UnaryOp ('not 1')"),          # a node kind without a word: its class name
+])
+def test_a_refused_argument_is_named_with_its_kind_and_its_text(text, words):
+    with pytest.raises(SpecError) as exc:
+        nn.regularizers.get(text)
+    assert words in str(exc.value) and repr(text) in str(exc.value)
+
+
+def test_a_refused_spec_body_is_named_too():
+    with pytest.raises(SpecError, match=r"got a comparison \('a < b'\)"):
+        spec.parse_call("a < b")
+
+
+def test_format_spec_writes_the_usual_python_text():
+    assert spec.format_spec("x", {}) == "x"
+    assert spec.format_spec("x", {"a": (1, 2), "b": (1,), "c": [1.5, 2], "d": "s", "e": None, "f": True}) \
+        == "x(a=(1, 2), b=(1,), c=[1.5, 2], d='s', e=None, f=True)"
+    assert spec.format_spec("x", {"a": np.int64(3), "b": np.float32(0.5)}) == "x(a=3, b=0.5)"
+    with pytest.raises(SpecError, match="non-finite"):
+        spec.format_spec("x", {"a": float("inf")})
+
+
+def test_a_nested_object_is_written_as_its_own_spec_string():
+    opt = nn.optimizers.get("sgd(learning_rate='exponential_decay(0.1, 100, 0.9)')")
+    text = str(opt)
+    assert text == ("sgd(learning_rate='exponential_decay(initial_learning_rate=0.1, decay_steps=100, "
+                    "decay_rate=0.9)')")
+    assert nn.optimizers.get(text) == opt
+
+
+def test_str_leaves_out_the_arguments_at_their_defaults():
+    assert str(nn.regularizers.get("l2")) == "l2(lambd=0.01)"       # lambd has no default: Keras's 0.01 is set
+    assert str(nn.optimizers.get("adam")) == "adam"
+    assert str(nn.optimizers.get("adam(beta_1=0.5)")) == "adam(beta_1=0.5)"
+    assert str(nn.regularizers.get("l1l2(l1=0.1)")) == "l1l2(l1=0.1)"
+    # an object-valued argument equal to its string default ("glorot_uniform") is left out as well
+    assert "kernel_initializer" not in str(nn.layers.Dense(4))
+    assert "kernel_initializer='he_normal'" in str(nn.layers.Dense(4, kernel_initializer="he_normal"))
+
+
+def test_to_json_gives_name_and_full_config_with_nested_objects_as_strings():
+    assert spec.to_json(None) is None
+    opt = nn.optimizers.get("sgd(learning_rate='exponential_decay(0.1, 100, 0.9)', momentum=0.5)")
+    out = spec.to_json(opt)
+    assert out["name"] == "sgd"
+    assert out["config"]["learning_rate"] == str(opt.learning_rate)
+    assert out["config"]["momentum"] == 0.5 and out["config"]["nesterov"] is False
+    assert nn.optimizers.get(out) == opt
+    decay = spec.to_json(nn.schedules.get("piecewise_constant_decay(boundaries=(10, 20), values=[0.1, 0.01, 0.001])"))
+    assert decay["config"]["boundaries"] == [10, 20] and decay["config"]["values"] == [0.1, 0.01, 0.001]
+
+
+def test_registry_membership_is_case_insensitive_and_only_for_strings():
+    assert "l2" in nn.regularizers.registry and "L1_L2" in nn.regularizers.registry
+    assert "l3" not in nn.regularizers.registry
+    assert 3 not in nn.regularizers.registry and None not in nn.regularizers.registry
+
+
+def test_equality_compares_nested_objects_by_their_spec_and_sequences_item_by_item():
+    a = nn.optimizers.get("sgd(learning_rate='exponential_decay(0.1, 100, 0.9)')")
+    b = nn.optimizers.get("sgd(learning_rate='exponential_decay(0.1, 100, 0.9)')")
+    c = nn.optimizers.get("sgd(learning_rate='exponential_decay(0.1, 100, 0.8)')")
+    assert a == b and a != c
+    assert spec._same(nn.L2(lambd=0.5), "l2(lambd=0.5)") and spec._same("l2(lambd=0.5)", nn.L2(lambd=0.5))
+    assert spec._same((1, 2), [1, 2]) and not spec._same((1, 2), (1, 2, 3)) and not spec._same((1, 2), (1, 3))
+    assert not spec._same((1, 2), None) and not spec._same(None, [1])
+    assert spec._same({"a": 1}, {"a": 1}) and not spec._same({"a": 1}, {"b": 1})
+    w = np.arange(3.0)
+    assert spec._same(w, w) and not spec._same(w, w.copy())     # arrays: no truth value, so identity
+
+
+class Thing(spec.Configurable):
+    def __init__(self, a=1, opts=None):
+        self.a = a
+        self.opts = opts
+
+
+class SubThing(Thing):
+    pass
+
+
+def fresh_registry():
+    reg = spec.Registry("thing", Thing)
+    reg.register("thing", "Widget", "gadget")(Thing)
+    return reg
+
+
+def test_a_new_registry_registers_names_and_aliases_case_insensitively():
+    reg = fresh_registry()
+    assert reg.family == "thing" and reg.base is Thing and reg.allow_none is False
+    assert reg.names() == ["thing"] and reg.aliases() == ["gadget", "thing", "widget"]
+    assert reg.lookup("WIDGET") is Thing and reg.lookup("gadget") is Thing and "Gadget" in reg
+    assert Thing.spec_name == "thing" and reg.name_of(Thing) == "thing"
+    assert reg.name_of(SubThing) is None                   # a subclass does not inherit the registered name
+    assert reg.get("widget(a=2)") == Thing(a=2) and reg.get(Thing) == Thing()
+    with pytest.raises(SpecError, match="a thing is required here; got None"):
+        reg.get(None)
+    with pytest.raises(SpecError, match=r"unknown thing 'thingy'\. Did you mean 'thing'\? Known: thing"):
+        reg.lookup("thingy")
+
+
+def test_str_and_repr_of_an_object_without_a_registered_name_use_its_class_name():
+    class Unnamed(spec.Configurable):
+        def __init__(self, a=1):
+            self.a = a
+
+    assert str(Unnamed()) == "unnamed" and str(Unnamed(a=3)) == "unnamed(a=3)"
+    assert repr(Unnamed(a=3)) == "<Unnamed unnamed(a=3)>"
+    fresh_registry()
+    assert repr(Thing(a=2)) == "<Thing thing(a=2)>"
+
+
+def test_to_json_cleans_dicts_inside_the_config():
+    fresh_registry()
+    out = spec.to_json(Thing(opts={"k": (1, 2), "reg": nn.L2(lambd=0.5)}))
+    assert out == {"name": "thing", "config": {"a": 1, "opts": {"k": [1, 2], "reg": "l2(lambd=0.5)"}}}
+
+
+def test_same_refuses_a_dict_against_anything_else():
+    assert not spec._same({"a": 1}, None) and not spec._same(None, {"a": 1})
+    assert not spec._same({"a": 1}, {"a": 2})
+
+
+# ---------------------------------------------------------------------------------------------------- literals
+
+def test_integers_beyond_ten_to_the_eighteen_are_refused_with_the_spec_named():
+    assert spec.parse_call(f"x(a={10**18})") == ("x", (), {"a": 10**18})
+    with pytest.raises(SpecError, match=rf"integer {10**18 + 1} is too large in spec 'x\(a={10**18 + 1}\)'"):
+        spec.parse_call(f"x(a={10**18 + 1})")
+    assert spec.parse_call("x(a=True, b=+2.5, c=-3)") == ("x", (), {"a": True, "b": 2.5, "c": -3})
+
+
+@pytest.mark.parametrize("text", ["x(a=-True)", "x(a=-b)", "x(a=-'s')", "x(a=~1)"])
+def test_a_sign_applies_to_a_number_only(text):
+    with pytest.raises(SpecError, match="only literals"):
+        spec.parse_call(text)
+
+
+def test_other_constants_are_refused_by_name():
+    with pytest.raises(SpecError, match=r"only numbers, strings, True/False/None are allowed in a spec; got b'1' in"):
+        spec.parse_call("x(a=b'1')")
+
+
+def test_nesting_is_bounded_at_four_levels():
+    four = "x(a=((((1,),),),))"
+    assert spec.parse_call(four)[2]["a"] == ((((1,),),),)
+    with pytest.raises(SpecError, match=r"nested deeper than 4 in spec 'x\(a="):
+        spec.parse_call("x(a=(((((1,),),),),))")
+    with pytest.raises(SpecError, match=r"got a variable name \('b'\) in 'x\(a=\[1, b\]\)'"):
+        spec.parse_call("x(a=[1, b])")                 # an element deep inside still names the whole spec
+
+
+# ---------------------------------------------------------------------------------------------------- checks
+
+def refused(check, *args, **kwargs):
+    with pytest.raises(SpecError) as exc:
+        check(*args, **kwargs)
+    return str(exc.value)
+
+
+def test_check_int_returns_python_ints_inside_inclusive_bounds():
+    assert spec.check_int("O", "n", np.int64(3), minimum=3, maximum=3) == 3
+    assert type(spec.check_int("O", "n", np.int64(3))) is int
+    assert spec.check_int("O", "n", None, allow_none=True) is None
+    assert refused(spec.check_int, "Dense", "units", 0, minimum=1) == \
+        "Dense: argument 'units' must be an integer >= 1, got 0"
+    assert refused(spec.check_int, "O", "n", 6, minimum=1, maximum=5) == \
+        "O: argument 'n' must be an integer >= 1 and <= 5, got 6"
+    assert refused(spec.check_int, "O", "n", 0, minimum=1, maximum=5) == \
+        "O: argument 'n' must be an integer >= 1 and <= 5, got 0"
+    assert refused(spec.check_int, "O", "n", 9, maximum=5) == "O: argument 'n' must be an integer <= 5, got 9"
+    assert refused(spec.check_int, "O", "n", None) == "O: argument 'n' must be an integer, got None (NoneType)"
+    assert refused(spec.check_int, "O", "n", True, allow_none=True) == \
+        "O: argument 'n' must be an integer or None, got True (bool)"
+    assert refused(spec.check_int, "O", "n", 2.0) == "O: argument 'n' must be an integer, got 2.0 (float)"
+
+
+def test_check_number_bounds_strictness_and_conversions():
+    assert spec.check_number("O", "x", 2) == 2.0 and type(spec.check_number("O", "x", 2)) is float
+    as_int = spec.check_number("O", "x", 2.0, integer=True)
+    assert as_int == 2 and type(as_int) is int
+    assert spec.check_number("O", "x", None, allow_none=True) is None
+    assert spec.check_number("O", "x", 0.0, minimum=0.0, maximum=1.0) == 0.0
+    assert spec.check_number("O", "x", 1.0, minimum=0.0, maximum=1.0) == 1.0
+    assert refused(spec.check_number, "O", "x", 0.0, minimum=0.0, strict=True) == \
+        "O: argument 'x' must be > 0.0, got 0.0"
+    assert refused(spec.check_number, "O", "x", 1.0, maximum=1.0, strict=True) == \
+        "O: argument 'x' must be < 1.0, got 1.0"
+    assert refused(spec.check_number, "O", "x", -1, minimum=0.0) == "O: argument 'x' must be >= 0.0, got -1.0"
+    assert refused(spec.check_number, "O", "x", 2, maximum=1.0) == "O: argument 'x' must be <= 1.0, got 2.0"
+    assert refused(spec.check_number, "O", "x", 2.5, integer=True) == "O: argument 'x' must be an integer, got 2.5"
+    assert refused(spec.check_number, "O", "x", "1") == "O: argument 'x' must be a number, got '1' (str)"
+    assert refused(spec.check_number, "O", "x", None) == "O: argument 'x' must be a number, got None (NoneType)"
+    assert refused(spec.check_number, "O", "x", True) == "O: argument 'x' must be a number, got True (bool)"
+    assert refused(spec.check_number, "O", "x", 10**400) == "O: argument 'x' must be finite, got inf"
+    assert refused(spec.check_number, "O", "x", -10**400) == "O: argument 'x' must be finite, got -inf"
+    assert refused(spec.check_number, "O", "x", float("nan")) == "O: argument 'x' must be finite, got nan"
+
+
+def test_check_bool_seed_and_choice():
+    assert spec.check_bool("O", "f", np.bool_(True)) is True and spec.check_bool("O", "f", np.False_) is False
+    assert spec.check_bool("O", "f", False) is False
+    assert refused(spec.check_bool, "O", "f", 1) == "O: argument 'f' must be True or False, got 1 (int)"
+    assert spec.check_seed("O", None) is None and spec.check_seed("O", 0) == 0
+    assert spec.check_seed("O", np.int32(5)) == 5
+    assert refused(spec.check_seed, "Model", -1) == "Model: argument 'seed' must be an integer >= 0 or None, got -1"
+    assert refused(spec.check_seed, "O", 1.5, arg="shuffle_seed") == \
+        "O: argument 'shuffle_seed' must be an integer >= 0 or None, got 1.5 (float)"
+    assert spec.check_choice("O", "padding", "SAME", ("valid", "same")) == "same"
+    assert spec.check_choice("O", "n", 2, (1, 2, "two")) == 2
+    assert spec.check_choice("O", "n", "TWO", (1, 2, "two")) == "two"
+    assert refused(spec.check_choice, "O", "padding", "full", ("valid", "same")) == \
+        "O: argument 'padding' must be one of ['valid', 'same'], got 'full'"
+    assert refused(spec.check_choice, "O", "n", 3, (1, 2)) == "O: argument 'n' must be one of [1, 2], got 3"
+
+
+# ---------------------------------------------------------------------------------------------------- parse and build
+
+def test_parse_errors_say_what_was_wrong():
+    assert refused(spec.parse_call, 3) == "a spec must be a string, got int"
+    assert refused(spec.parse_call, "  ") == "empty spec string"
+    assert spec.parse_call("x" * 512) == ("x" * 512, (), {})
+    assert refused(spec.parse_call, "x" * 513) == "spec string is 513 characters long; at most 512 are accepted"
+    text = refused(spec.parse_call, "l2(lambd=0.1")
+    assert text.startswith("cannot parse spec 'l2(lambd=0.1': ") and "was never closed" in text
+    assert text.endswith("; expected name or name(arg, key=value, ...)")
+    assert "source code string cannot contain null bytes" in refused(spec.parse_call, "l2(\x00)")
+
+
+def test_unknown_names_get_at_most_three_suggestions_joined_by_or():
+    reg = spec.Registry("thing", Thing)
+    for name in ("alpha1", "alpha2", "alpha3", "alpha4"):
+        reg.register(name)(type(name, (Thing,), {}))
+    text = refused(reg.lookup, "alpha")
+    # difflib's order: best match first, ties by position from the end
+    assert text.startswith("unknown thing 'alpha'. Did you mean 'alpha4' or 'alpha3' or 'alpha2'? Known: ")
+    assert text.endswith("Known: alpha1, alpha2, alpha3, alpha4")
+    assert refused(reg.lookup, "zzz") == "unknown thing 'zzz'. Known: alpha1, alpha2, alpha3, alpha4"
+
+
+def test_build_checks_positional_arity_and_keywords():
+    reg = fresh_registry()
+    assert reg.build("thing", (5,)) == Thing(a=5)
+    assert refused(reg.build, "thing", (1, 2, 3)) == \
+        "thing 'thing' takes at most 2 positional argument(s) (a, opts), got 3"
+    assert refused(reg.build, "thing", (1,), {"a": 2}) == "thing 'thing': argument 'a' given twice"
+
+    class KeywordsOnly(Thing):
+        def __init__(self, *, a=1, **extra):
+            self.a, self.extra = a, extra
+
+    reg.register("kw")(KeywordsOnly)
+    assert refused(reg.build, "kw", (1,)) == "thing 'kw' takes at most 0 positional argument(s) (none), got 1"
+    assert reg.build("kw", (), {"anything": 3}).extra == {"anything": 3}     # **kwargs: any keyword is passed on
