@@ -37,13 +37,13 @@ name               f(x)                                                 f'(x) as
 Every function keeps the dtype of its input (float32 stays float32); integer input is converted to the default
 float type. Constants are Python floats so that NumPy's promotion rules never upcast a float32 array.
 
-Also here: :func:`erf` and :func:`erfc`, float64-accurate error functions in vectorized NumPy (W. J. Cody's
-rational Chebyshev approximations), which the exact GELU needs; SciPy is not a dependency.
+Also here: :func:`erf` and :func:`erfc` (SciPy's, installed with scikit-learn), which the exact GELU needs.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy import special as _special
 
 from .config import floatx
 from .errors import SpecError
@@ -135,95 +135,19 @@ def _zeros_like(x):
 
 
 # ---------------------------------------------------------------------------------------------------- erf / erfc
-# W. J. Cody, "Rational Chebyshev approximations for the error function", Math. Comp. 23 (1969) 631-638;
-# coefficients as published in his SPECFUN package (netlib.org/specfun/erf). They approximate erf/erfc to at least
-# 18 significant digits, so float64 results are correct to a few ulps. Polynomials are listed highest degree first.
-
-_ERF_SMALL = 0.46875   # |x| <= this: erf(x) = x·P(x²)/Q(x²)
-_ERF_MID = 4.0         # 0.46875 < |x| <= 4: erfc(|x|) = exp(−x²)·P(|x|)/Q(|x|); beyond, an expansion in 1/x²
-_ERF_HUGE = 30.0       # erfc(30) ≈ 2.6e-393 underflows even float64: larger |x| are clamped here (no inf − inf)
-_ERF_A = (1.85777706184603153e-1, 3.16112374387056560e00, 1.13864154151050156e02, 3.77485237685302021e02,
-          3.20937758913846947e03)
-_ERF_B = (1.0, 2.36012909523441209e01, 2.44024637934444173e02, 1.28261652607737228e03, 2.84423683343917062e03)
-_ERFC_C = (2.15311535474403846e-8, 5.64188496988670089e-1, 8.88314979438837594e00, 6.61191906371416295e01,
-           2.98635138197400131e02, 8.81952221241769090e02, 1.71204761263407058e03, 2.05107837782607147e03,
-           1.23033935479799725e03)
-_ERFC_D = (1.0, 1.57449261107098347e01, 1.17693950891312499e02, 5.37181101862009858e02, 1.62138957456669019e03,
-           3.29079923573345963e03, 4.36261909014324716e03, 3.43936767414372164e03, 1.23033935480374942e03)
-_ERFC_P = (1.63153871373020978e-2, 3.05326634961232344e-1, 3.60344899949804439e-1, 1.25781726111229246e-1,
-           1.60837851487422766e-2, 6.58749161529837803e-4)
-_ERFC_Q = (1.0, 2.56852019228982242e00, 1.87295284992346047e00, 5.27905102951428412e-1, 6.05183413124413191e-2,
-           2.33520497626869185e-3)
-_INV_SQRT_PI = 0.56418958354775628695    # 1/√π
 _INV_SQRT2 = 0.70710678118654752440      # 1/√2
 _INV_SQRT_2PI = 0.39894228040143267794   # 1/√(2π)
 
 
-def _horner(coeffs, t):
-    """Σ coeffs[k]·t^(n−k) by Horner's rule, with one temporary."""
-    acc = np.full_like(t, coeffs[0])
-    for c in coeffs[1:]:
-        acc *= t
-        acc += c
-    return acc
-
-
-def _exp_minus_square(y):
-    """exp(−y²) without the rounding of y²: split y = h + (y − h) with h = trunc(16·y)/16, whose square is exact,
-    so exp(−y²) = exp(−h²)·exp(−(y − h)(y + h)) (Cody's device; it keeps erfc accurate in the far tail)."""
-    h = np.trunc(y * 16.0) / 16.0
-    return np.exp(-h * h) * np.exp(-(y - h) * (y + h))
-
-
-def _erfc_abs(y):
-    """erfc(y) for y = |x| > 0.46875 (NaN passes through)."""
-    y = np.minimum(y, _ERF_HUGE)     # NaN stays NaN
-    out = np.empty_like(y)
-    mid = y <= _ERF_MID
-    ym = y[mid]
-    out[mid] = _horner(_ERFC_C, ym) / _horner(_ERFC_D, ym)
-    far = ~mid
-    yf = y[far]
-    z = 1.0 / (yf * yf)
-    out[far] = (_INV_SQRT_PI - z * _horner(_ERFC_P, z) / _horner(_ERFC_Q, z)) / yf
-    return out * _exp_minus_square(y)
-
-
-def _erf_small(x):
-    z = x * x
-    return x * _horner(_ERF_A, z) / _horner(_ERF_B, z)
-
-
 def erf(x):
-    """Error function erf(x) = (2/√π) ∫₀ˣ e^(−t²) dt, elementwise, float64-accurate (a few ulps); keeps the dtype.
-
-    Near 0 a rational function of x² gives erf directly; elsewhere erf(x) = sign(x)·(1 − erfc(|x|)).
-    """
-    x = _as_float(x)
-    out = np.empty_like(x)
-    y = np.abs(x)
-    small = y <= _ERF_SMALL
-    out[small] = _erf_small(x[small])
-    big = ~small                     # includes NaN
-    out[big] = np.copysign(1.0 - _erfc_abs(y[big]), x[big])
-    return out
+    """Error function erf(x) = (2/√π) ∫₀ˣ e^(−t²) dt, elementwise; keeps the dtype (SciPy's ufunc, which has a
+    float32 loop)."""
+    return _special.erf(_as_float(x))
 
 
 def erfc(x):
-    """Complementary error function erfc(x) = 1 − erf(x), elementwise, accurate also where it is tiny (x ≫ 1).
-
-    erfc(x) for x > 0.46875 comes straight from the rational approximations (no cancellation); for
-    x < −0.46875, erfc(x) = 2 − erfc(|x|).
-    """
-    x = _as_float(x)
-    out = np.empty_like(x)
-    y = np.abs(x)
-    small = y <= _ERF_SMALL
-    out[small] = 1.0 - _erf_small(x[small])
-    big = ~small
-    tail = _erfc_abs(y[big])
-    out[big] = np.where(x[big] < 0, 2.0 - tail, tail)
-    return out
+    """Complementary error function erfc(x) = 1 − erf(x), elementwise, accurate also where it is tiny (x ≫ 1)."""
+    return _special.erfc(_as_float(x))
 
 
 def normal_cdf(x):

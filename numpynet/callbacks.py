@@ -15,6 +15,7 @@ the bar and ``=0`` the plain lines.
 from __future__ import annotations
 
 import csv
+import inspect
 import math
 import os
 import string
@@ -143,22 +144,34 @@ class EarlyStopping(Callback):
             self.model.set_weights(self.best_weights)
 
 
+def _positional_arity(fn):
+    """How many positional arguments ``fn`` can take (a large number for ``*args``; 2 when unknown, as Keras)."""
+    try:
+        parameters = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return 2
+    if any(p.kind is p.VAR_POSITIONAL for p in parameters):
+        return 2**31
+    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in parameters)
+
+
 class LearningRateScheduler(Callback):
     """Sets the optimizer's learning rate at the start of each epoch to ``schedule(epoch, lr)``
     (or ``schedule(epoch)``), as Keras does."""
 
     def __init__(self, schedule, verbose=0):
+        if not callable(schedule):
+            raise SpecError(f"LearningRateScheduler: argument 'schedule' must be a function schedule(epoch, lr) or "
+                            f"schedule(epoch), got {schedule!r}")
         self.schedule = schedule
         self.verbose = verbose
+        # decided from the signature once (not by catching TypeError, which would hide a bug inside the schedule)
+        self._takes_lr = _positional_arity(schedule) >= 2
 
     def on_epoch_begin(self, epoch, logs=None):
         opt = self.model.optimizer
         lr = float(opt.learning_rate_at())
-        try:
-            new = self.schedule(epoch, lr)
-        except TypeError:
-            new = self.schedule(epoch)
-        new = float(new)
+        new = float(self.schedule(epoch, lr) if self._takes_lr else self.schedule(epoch))
         if not math.isfinite(new):
             raise ValueError(f"LearningRateScheduler: schedule returned {new!r} for epoch {epoch}")
         opt.learning_rate = new
@@ -351,9 +364,6 @@ class EpochLogger(Callback):
     def __init__(self, epochs, stream=None):
         self.epochs = epochs
         self.stream = stream or sys.stdout
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
         print(f"Epoch {epoch + 1}/{self.epochs} - {_format_logs(logs or {})}", file=self.stream, flush=True)

@@ -42,7 +42,7 @@ import numpy as np
 
 from .config import as_float_dtype
 from .errors import DataError, SpecError
-from .spec import check_number
+from .spec import check_bool, check_number
 
 __all__ = [
     "load_digits", "load_fashion_mnist", "load_mnist", "read_idx", "write_idx", "find_dataset",
@@ -293,12 +293,6 @@ def write_idx(path_or_fileobj, array):
 # --------------------------------------------------------------------------------------------------------------
 
 
-def _check_bool(owner, arg, value):
-    if not isinstance(value, (bool, np.bool_)):
-        raise SpecError(f"{owner}: argument '{arg}' must be True or False, got {value!r} ({type(value).__name__})")
-    return bool(value)
-
-
 def _take_first(owner, arg, n, X, y):
     """The first ``n`` samples (all when n is None); asking for more than exist is a DataError."""
     n = check_number(owner, arg, n, minimum=1, integer=True, allow_none=True)
@@ -346,8 +340,8 @@ def load_digits(test_size=0.25, seed=0, flatten=True, normalize=True, n_train=No
     owner = "load_digits"
     dtype = as_float_dtype(dtype)
     seed = check_number(owner, "seed", seed, minimum=0, integer=True)
-    flatten = _check_bool(owner, "flatten", flatten)
-    normalize = _check_bool(owner, "normalize", normalize)
+    flatten = check_bool(owner, "flatten", flatten)
+    normalize = check_bool(owner, "normalize", normalize)
     bunch = _sk_load_digits()
     X, y = bunch.images, bunch.target.astype(np.int64)
     n_classes = len(np.unique(y))
@@ -678,9 +672,9 @@ def _read_split(name, images_path, labels_path, split="train"):
 def _load_idx_dataset(name, path, flatten, normalize, n_train, n_test, dtype, download):
     owner = f"load_{name.replace('-', '_')}"
     dtype = as_float_dtype(dtype)
-    flatten = _check_bool(owner, "flatten", flatten)
-    normalize = _check_bool(owner, "normalize", normalize)
-    download = _check_bool(owner, "download", download)
+    flatten = check_bool(owner, "flatten", flatten)
+    normalize = check_bool(owner, "normalize", normalize)
+    download = check_bool(owner, "download", download)
     # Validate the counts before any I/O, so a typo does not cost a download.
     check_number(owner, "n_train", n_train, minimum=1, integer=True, allow_none=True)
     check_number(owner, "n_test", n_test, minimum=1, integer=True, allow_none=True)

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import DataError, ShapeError, SpecError
-from .spec import Configurable, Registry, check_number, to_json
+from .errors import DataError, ShapeError
+from .spec import Configurable, Registry, check_bool, check_number, to_json
 
 __all__ = ["Loss", "SoftmaxCrossEntropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
            "BinaryCrossentropy", "MeanSquaredError", "MeanAbsoluteError", "Huber", "registry", "get", "serialize",
@@ -221,12 +221,6 @@ def sigmoid(z):
 
 # ==================================================================================================== base
 
-def _check_bool(owner, arg, value):
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    raise SpecError(f"{owner}: argument '{arg}' must be True or False, got {value!r} ({type(value).__name__})")
-
-
 def _mean(values, count, weights=None):
     """Σ values / count as a Python float, summed in float64 (float32 batches lose nothing to the summation).
 
@@ -375,7 +369,7 @@ class CategoricalCrossentropy(Loss):
     """
 
     def __init__(self, from_logits=False, label_smoothing=0.0):
-        self.from_logits = _check_bool("CategoricalCrossentropy", "from_logits", from_logits)
+        self.from_logits = check_bool("CategoricalCrossentropy", "from_logits", from_logits)
         self.label_smoothing = check_number("CategoricalCrossentropy", "label_smoothing", label_smoothing,
                                             minimum=0.0, maximum=1.0)
 
@@ -445,7 +439,7 @@ class SparseCategoricalCrossentropy(Loss):
     """
 
     def __init__(self, from_logits=False):
-        self.from_logits = _check_bool("SparseCategoricalCrossentropy", "from_logits", from_logits)
+        self.from_logits = check_bool("SparseCategoricalCrossentropy", "from_logits", from_logits)
 
     def _prepare_pred(self, y_pred):
         return as_predictions(y_pred, min_ndim=2)
@@ -497,7 +491,7 @@ class BinaryCrossentropy(Loss):
     """
 
     def __init__(self, from_logits=False, label_smoothing=0.0):
-        self.from_logits = _check_bool("BinaryCrossentropy", "from_logits", from_logits)
+        self.from_logits = check_bool("BinaryCrossentropy", "from_logits", from_logits)
         self.label_smoothing = check_number("BinaryCrossentropy", "label_smoothing", label_smoothing,
                                             minimum=0.0, maximum=1.0)
 

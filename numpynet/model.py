@@ -15,9 +15,7 @@ One training step on a batch (X, y) of N samples:
 from __future__ import annotations
 
 import copy
-import json
 import math
-import time
 import warnings
 
 import numpy as np
@@ -28,9 +26,10 @@ from . import layers as _layers
 from . import losses as _losses
 from . import metrics as _metrics
 from . import optimizers as _optimizers
+from . import training as _training
 from .config import as_float_dtype
 from .errors import DataError, ShapeError, SpecError
-from .spec import check_number, to_json
+from .spec import check_bool, check_int, check_number, to_json
 
 #: Default batch of evaluate/predict: big enough for efficient matrix products, small enough that a Conv2D's im2col
 #: columns stay in the tens of megabytes (4096 28x28 images with 5x5 kernels would need 320 MB).
@@ -59,155 +58,6 @@ def check_inputs(X, name="X"):
 
 
 
-def _check_count(owner, arg, value, minimum):
-    """An int ≥ ``minimum``: a bool, a float (2.7 or 2.0) or a string is refused, not converted."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise SpecError(f"{owner}: argument {arg!r} must be an integer >= {minimum}, got {value!r} "
-                        f"({type(value).__name__})")
-    if value < minimum:
-        raise SpecError(f"{owner}: argument {arg!r} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _check_flag(owner, arg, value):
-    """True or False, nothing else (``shuffle="no"`` would otherwise be truthy)."""
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    raise SpecError(f"{owner}: argument {arg!r} must be True or False, got {value!r} ({type(value).__name__})")
-
-
-def _check_verbose(owner, value):
-    """Keras's verbose values: 0 (silent), 1 (progress bar), 2 (one line per epoch) or "auto" (= 1)."""
-    if isinstance(value, str) and value == "auto":
-        return 1
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value not in (0, 1, 2):
-        raise SpecError(f"{owner}: argument 'verbose' must be 0 (silent), 1 (progress bar), 2 (one line per "
-                        f"epoch) or 'auto', got {value!r}")
-    return int(value)
-
-
-def _check_callbacks(callbacks):
-    if callbacks is None:
-        return []
-    if isinstance(callbacks, _callbacks.Callback):
-        callbacks = [callbacks]
-    if not isinstance(callbacks, (list, tuple)):
-        raise SpecError(f"fit: argument 'callbacks' must be a list of nn.callbacks.Callback objects, got "
-                        f"{type(callbacks).__name__}")
-    for i, cb in enumerate(callbacks):
-        if not isinstance(cb, _callbacks.Callback):
-            raise SpecError(f"fit: argument 'callbacks[{i}]' must be an nn.callbacks.Callback (subclass it, or use "
-                            f"nn.callbacks.LambdaCallback), got {cb!r} ({type(cb).__name__})")
-    return list(callbacks)
-
-
-def _is_stream(X):
-    """An iterable of batches (a generator, nn.data.BatchStream, ...) rather than array data."""
-    if isinstance(X, (np.ndarray, list, tuple, dict, str, bytes)) or hasattr(X, "__array__"):
-        return False
-    return hasattr(X, "__iter__") or hasattr(X, "__next__")
-
-
-def _class_labels(y):
-    """Class index per sample of prepared targets: labels (N,), one-hot rows (N, K) or binary (N, 1)."""
-    if y.ndim == 1:
-        return y.astype(np.int64)
-    if y.shape[-1] == 1:
-        return np.rint(y.reshape(y.shape[0], -1)[:, 0]).astype(np.int64)
-    return y.reshape(y.shape[0], -1, y.shape[-1]).argmax(axis=-1)[:, 0]
-
-
-class _ArraySource:
-    """The batches of array data: a fresh permutation per epoch from the model's shuffle generator, rows gathered
-    into buffers reused across batches and epochs (sized min(batch_size, n))."""
-
-    def __init__(self, model, xs, ys, sws, batch_size, shuffle, steps_per_epoch):
-        self.model, self.xs, self.ys, self.sws, self.shuffle = model, xs, ys, sws, shuffle
-        n = xs[0].shape[0]
-        self.batch_size = min(batch_size, n)
-        self.n_batches = -(-n // self.batch_size)
-        if steps_per_epoch is not None:
-            self.n_batches = min(self.n_batches, steps_per_epoch)
-        self.xbufs = [np.empty((self.batch_size,) + x.shape[1:], dtype=x.dtype) for x in xs]
-        self.ybufs = [np.empty((self.batch_size,) + t.shape[1:], dtype=t.dtype) for t in ys]
-        self.wbuf = None if sws is None else np.empty(self.batch_size)
-
-    def epoch(self):
-        n = self.xs[0].shape[0]
-        order = self.model._shuffle_rng.permutation(n) if self.shuffle else np.arange(n)
-        size = self.batch_size
-        for b in range(self.n_batches):
-            idx = order[b * size:(b + 1) * size]
-            m = idx.size
-            # mode="clip": the indices are a permutation, always valid, and "raise" would buffer the copy.
-            xb = [np.take(x, idx, axis=0, out=buf[:m], mode="clip") for x, buf in zip(self.xs, self.xbufs)]
-            yb = [np.take(t, idx, axis=0, out=buf[:m], mode="clip") for t, buf in zip(self.ys, self.ybufs)]
-            wb = None if self.sws is None else np.take(self.sws, idx, out=self.wbuf[:m], mode="clip")
-            yield xb, yb, wb
-
-
-class _StreamSource:
-    """Batches from an iterable of ``(x, y)`` or ``(x, y, sample_weight)``; each is validated like array data
-    before it is trained on.
-
-    Without ``steps_per_epoch`` an epoch is one pass of ``iter(data)``; with it, batches are drawn from one
-    iterator across epochs (Keras's habit for endless generators), restarted when a re-iterable runs out."""
-
-    def __init__(self, model, data, steps_per_epoch):
-        self.model, self.data, self.steps = model, data, steps_per_epoch
-        self.reiterable = hasattr(data, "__iter__") and not hasattr(data, "__next__")
-        if steps_per_epoch is None:
-            try:
-                self.n_batches = len(data)
-            except TypeError:
-                self.n_batches = None
-        else:
-            self.n_batches = steps_per_epoch
-        self.iterator = None
-        self.epochs_done = 0
-
-    def _next_batch(self):
-        try:
-            return next(self.iterator)
-        except StopIteration:
-            if not self.reiterable:
-                raise
-            self.iterator = iter(self.data)
-            return next(self.iterator)
-
-    def epoch(self):
-        if self.steps is None or self.iterator is None:
-            self.iterator = iter(self.data)
-        count = 0
-        while self.steps is None or count < self.steps:
-            try:
-                item = next(self.iterator) if self.steps is None else self._next_batch()
-            except StopIteration:
-                break
-            yield self._prepare(item, count)
-            count += 1
-        if self.steps is not None and count < self.steps or count == 0:
-            what = (f"{count} of steps_per_epoch={self.steps} batches" if self.steps is not None
-                    else "no batches")
-            hint = ("" if self.reiterable else "; a generator runs once: pass a re-iterable such as "
-                    "nn.data.BatchStream, or a generator that loops forever with steps_per_epoch")
-            raise DataError(f"argument 'X': the data ran out in epoch {self.epochs_done + 1} after {what}{hint}")
-        self.epochs_done += 1
-
-    def _prepare(self, item, index):
-        if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
-            raise DataError(f"argument 'X': batch {index + 1} must be a tuple (x, y) or (x, y, sample_weight), "
-                            f"got {type(item).__name__}")
-        model = self.model
-        try:
-            xs = model._prepare_x(item[0])
-            ys = model._prepare_y(item[1], xs[0].shape[0])
-            ws = None if len(item) == 2 else model._sample_weights(item[2], None, ys, xs[0].shape[0])
-        except (DataError, ShapeError) as exc:
-            raise type(exc)(f"argument 'X', batch {index + 1}: {exc}") from None
-        return xs, ys, ws
-
-
 class _Step:
     """One node of the execution order: the layer object that runs it, where its inputs and output live in the
     pass's list of arrays, and which arrays are no longer needed once it has run."""
@@ -227,7 +77,7 @@ def _call_copy(layer):
     clone.grads = {k: np.zeros_like(v) for k, v in layer.grads.items()}
     clone._reg_scratch = {}
     for key, value in vars(layer).items():
-        if type(value).__name__ == "_Buffer":
+        if isinstance(value, _layers.base.ScratchBuffer):   # its own scratch space, not the first call's
             setattr(clone, key, type(value)())
     return clone
 
@@ -259,7 +109,7 @@ class Model:
     def __init__(self, inputs=None, outputs=None, seed=None, dtype=None, name=None):
         self.layers = []
         if seed is not None:
-            seed = _check_count(type(self).__name__, "seed", seed, 0)
+            seed = check_int(type(self).__name__, "seed", seed, minimum=0)
         self.seed = seed
         self.dtype = as_float_dtype(dtype)
         self.name = name or "model"
@@ -713,7 +563,7 @@ class Model:
         R(W) and activity penalties R(a)/N, which reach earlier layers through backpropagation), and their sum,
         ``total = data + penalty`` (that very addition, so the identity holds exactly)."""
         self._require_compiled()
-        _check_flag("compute_gradients", "split", split)
+        check_bool("compute_gradients", "split", split)
         xs, ys = self._prepare(X, y)
         if split:
             return self._split_gradients(xs, ys, training)
@@ -747,7 +597,7 @@ class Model:
         """One optimizer step on (X, y); returns the total loss before the step (as Keras)."""
         self._require_compiled()
         xs, ys = self._prepare(X, y)
-        sws = self._sample_weights(sample_weight, class_weight, ys, xs[0].shape[0])
+        sws = _training.sample_weights(sample_weight, class_weight, ys, xs[0].shape[0])
         data_loss, reg_loss, _ = self._step(xs, ys, sws)
         return data_loss + reg_loss
 
@@ -760,54 +610,9 @@ class Model:
             raise SpecError("calling a model on a symbolic tensor (nesting models) is not supported; call its "
                             "layers on the tensor instead")
         xs = self._prepare_x(X)
-        outs, _ = self._forward(xs, training=_check_flag("model", "training", training))
+        outs, _ = self._forward(xs, training=check_bool("model", "training", training))
         outs = [self._output(out, i) for i, out in enumerate(outs)]
         return outs if self._multi_out else outs[0]
-
-    # ------------------------------------------------------------------------------------------------ weights
-    def _sample_weights(self, sample_weight, class_weight, ys, n, name="sample_weight"):
-        """Per-sample weights w (n,) from ``sample_weight`` or ``class_weight`` (w_n = class_weight[y_n]), or None.
-
-        Checked before anything changes: one finite, non-negative number per sample; every class of ``y`` in
-        ``class_weight``; not both (as Keras)."""
-        if sample_weight is not None and class_weight is not None:
-            raise SpecError("fit: pass 'sample_weight' or 'class_weight', not both (fold the class weights into "
-                            "the sample weights)")
-        if sample_weight is not None:
-            w = _losses.as_numeric_array(sample_weight, name)
-            if w.dtype.kind == "c" or w.dtype.kind == "b":
-                raise DataError(f"argument {name!r} must hold real numbers, got dtype {w.dtype}")
-            if w.ndim == 2 and w.shape[1] == 1:
-                w = w[:, 0]
-            if w.shape != (n,):
-                raise ShapeError(f"argument {name!r} must have one weight per sample, shape ({n},); got shape "
-                                 f"{w.shape}")
-        elif class_weight is not None:
-            if not isinstance(class_weight, dict) or not class_weight:
-                raise SpecError(f"argument 'class_weight' must be a dict {{class index: weight}}, got "
-                                f"{class_weight!r}")
-            for key in class_weight:
-                if isinstance(key, bool) or not isinstance(key, (int, np.integer)):
-                    raise SpecError(f"argument 'class_weight': keys must be class indices (int), got {key!r}")
-            if len(ys) != 1:
-                raise SpecError("argument 'class_weight' needs a model with one output")
-            labels = _class_labels(ys[0])
-            lookup = np.full(int(max(int(labels.max()), max(class_weight))) + 1, np.nan)
-            for key, value in class_weight.items():
-                if key >= 0:
-                    lookup[key] = check_number("fit", f"class_weight[{key}]", value, minimum=0.0)
-            w = lookup[labels]
-            if np.isnan(w).any():
-                missing = sorted({int(c) for c in labels[np.isnan(w)]})
-                raise DataError(f"argument 'class_weight' has no weight for class(es) {missing} present in y; "
-                                f"given: {sorted(class_weight)}")
-        else:
-            return None
-        w = w.astype(np.float64)
-        if not np.isfinite(w).all() or (w < 0).any():
-            bad = w[~np.isfinite(w) | (w < 0)][0]
-            raise DataError(f"argument {name!r} must be finite and >= 0, got {bad!r}")
-        return w
 
     # ------------------------------------------------------------------------------------------------ fit
     def fit(self, X, y=None, epochs=1, batch_size=None, validation_data=None, validation_split=0.0, shuffle=True,
@@ -829,161 +634,10 @@ class Model:
         being finite, training stops with a warning and the model keeps the weights (and optimizer state) it had
         at the start of that epoch — the last ones known to be finite.
         """
-        self._require_compiled()
-        epochs = _check_count("fit", "epochs", epochs, 1)
-        initial_epoch = _check_count("fit", "initial_epoch", initial_epoch, 0)
-        if initial_epoch >= epochs:
-            raise SpecError(f"fit: argument 'initial_epoch' ({initial_epoch}) must be smaller than 'epochs' "
-                            f"({epochs})")
-        batch_size = 32 if batch_size is None else _check_count("fit", "batch_size", batch_size, 1)
-        shuffle = _check_flag("fit", "shuffle", shuffle)
-        verbose = _check_verbose("fit", verbose)
-        split = check_number("fit", "validation_split", validation_split, minimum=0.0, maximum=1.0)
-        steps_per_epoch = (None if steps_per_epoch is None
-                           else _check_count("fit", "steps_per_epoch", steps_per_epoch, 1))
-        callbacks = _check_callbacks(callbacks)
-        if _is_stream(X):
-            if y is not None or sample_weight is not None or class_weight is not None:
-                raise SpecError("fit: when 'X' is an iterable of batches, the targets (and sample weights) come "
-                                "from it; pass y=None, sample_weight=None and class_weight=None")
-            if split:
-                raise SpecError("fit: 'validation_split' needs arrays; with a stream of batches pass "
-                                "validation_data=(X_val, y_val)")
-            source = _StreamSource(self, X, steps_per_epoch)
-            validation = None
-        else:
-            if y is None:
-                raise SpecError("fit: argument 'y' is missing (targets for X)")
-            xs, ys = self._prepare(X, y)
-            sws = self._sample_weights(sample_weight, class_weight, ys, xs[0].shape[0])
-            validation = None
-            if split and validation_data is None:
-                n = xs[0].shape[0]
-                n_val = int(n * split)
-                if not 0 < n_val < n:
-                    raise DataError(f"validation_split={split} leaves {n - n_val} training and {n_val} "
-                                    f"validation samples; both must be > 0")
-                validation = ([x[n - n_val:] for x in xs], [t[n - n_val:] for t in ys],
-                              None if sws is None else sws[n - n_val:])
-                xs, ys = [x[:n - n_val] for x in xs], [t[:n - n_val] for t in ys]
-                sws = None if sws is None else sws[:n - n_val]
-            source = _ArraySource(self, xs, ys, sws, batch_size, shuffle, steps_per_epoch)
-        if validation_data is not None:
-            validation = self._prepare_validation(validation_data)
-
-        history = _callbacks.History()
-        # History after the user's callbacks, so that what they add to the logs (LearningRateScheduler's
-        # learning_rate) is recorded too; the progress display last.
-        cbs = callbacks + [history]
-        if verbose == 1:
-            cbs.append(_callbacks.ProgressBar(source.n_batches, epochs))
-        elif verbose == 2:
-            cbs.append(_callbacks.EpochLogger(epochs))
-        for cb in cbs:
-            cb.set_model(self)
-        self.stop_training = False
-        self.history = history
-        self.last_batch = None
-        for cb in cbs:
-            cb.on_train_begin()
-        # A stream's batches are checked as they come: a bad one puts back the weights fit started from.
-        start_state = self._snapshot() if isinstance(source, _StreamSource) else None
-        try:
-            self._train_epochs(source, cbs, history, validation, initial_epoch, epochs)
-        except (DataError, ShapeError):
-            if start_state is not None:
-                self._restore(start_state)
-            raise
-        for cb in cbs:
-            cb.on_train_end()
-        return history
-
-    def _train_epochs(self, source, cbs, history, validation, initial_epoch, epochs):
-        for epoch in range(initial_epoch, epochs):
-            start = time.perf_counter()
-            for cb in cbs:
-                cb.on_epoch_begin(epoch)
-            snapshot = self._snapshot()
-            sizes, data_losses, reg_losses, epoch_outs, epoch_ys = [], [], [], [], []
-            bad = None
-            for b, (xb, yb, wb) in enumerate(source.epoch()):
-                for cb in cbs:
-                    cb.on_batch_begin(b, {})
-                data_loss, reg_loss, outs = self._step(xb, yb, wb)
-                sizes.append(xb[0].shape[0])
-                data_losses.append(data_loss)
-                reg_losses.append(reg_loss)
-                if not math.isfinite(data_loss + reg_loss):
-                    bad = f"loss became {data_loss + reg_loss} at epoch {epoch + 1}, batch {b + 1}"
-                    break
-                if self.metrics:   # metrics once per epoch on all outputs (Keras's stateful metrics)
-                    epoch_outs.append([out.copy() for out in outs])
-                    epoch_ys.append([t.copy() for t in yb])
-                self.last_batch = (xb, yb)
-                for cb in cbs:
-                    cb.on_batch_end(b, {"loss": data_loss + reg_loss})
-                if self.stop_training:
-                    break
-            if bad is None and not self._weights_finite():
-                bad = f"the weights stopped being finite during epoch {epoch + 1}"
-            if bad is not None:
-                self._restore(snapshot)
-                msg = (f"{bad}: training stopped and the weights of the start of epoch {epoch + 1} (the last "
-                       f"finite ones) were kept. Try a smaller learning rate, gradient clipping (clipnorm=1.0) or "
-                       f"check the inputs' scale.")
-                warnings.warn(msg, RuntimeWarning, stacklevel=3)   # the user's call to fit
-                self.stop_training = True
-                history.stopped_reason = msg
-                break
-            logs = {"loss": _callbacks.average(np.add(data_losses, reg_losses), sizes),
-                    "data_loss": _callbacks.average(data_losses, sizes),
-                    "reg_loss": _callbacks.average(reg_losses, sizes)}
-            if epoch_outs:
-                # metrics see probabilities, also when fused
-                logs.update(self._metric_values([np.concatenate(c) for c in zip(*epoch_outs)],
-                                                [np.concatenate(c) for c in zip(*epoch_ys)]))
-            if validation is not None:
-                for key, value in self._evaluate_prepared(*validation).items():
-                    logs[f"val_{key}"] = value
-            logs["seconds"] = time.perf_counter() - start
-            for cb in cbs:
-                cb.on_epoch_end(epoch, logs)
-            if self.stop_training:
-                break
-
-    def _prepare_validation(self, validation_data):
-        """(xs, ys, sample weights or None) from ``(X_val, y_val)`` or ``(X_val, y_val, w_val)``."""
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-            got = type(validation_data).__name__
-            if isinstance(validation_data, (tuple, list)):
-                got += f" of length {len(validation_data)}"
-            raise DataError(f"argument 'validation_data' must be a tuple (X_val, y_val) or (X_val, y_val, "
-                            f"sample_weight_val), got {got}")
-        xvs = [np.ascontiguousarray(x, dtype=self.dtype)
-               for x in self._check_x(validation_data[0], "validation_data[0]")]
-        try:
-            self._ensure_built(xvs)
-        except ShapeError as exc:
-            raise ShapeError(f"argument 'validation_data[0]': {exc}") from None
-        yvs = self._prepare_y(validation_data[1], xvs[0].shape[0], "validation_data[1]")
-        wv = None if len(validation_data) == 2 else self._sample_weights(
-            validation_data[2], None, yvs, xvs[0].shape[0], "validation_data[2]")
-        return xvs, yvs, wv
-
-    def _snapshot(self):
-        """What a NaN rollback restores: copies of the weights and of the optimizer's state."""
-        return self.get_weights(), self.optimizer.get_state() if self.optimizer.built else None
-
-    def _restore(self, snapshot):
-        weights, state = snapshot
-        self.set_weights(weights)
-        if state is not None:
-            self.optimizer.set_state(state)
-
-    def _weights_finite(self):
-        """One pass over the weights per epoch (not per batch: a NaN there shows in the next batch's loss)."""
-        return all(np.isfinite(layer.params[key]).all() for layer, key in self._weight_slots())
-
+        return _training.fit(self, X, y, epochs=epochs, batch_size=batch_size, validation_data=validation_data,
+                             validation_split=validation_split, shuffle=shuffle, callbacks=callbacks,
+                             verbose=verbose, initial_epoch=initial_epoch, sample_weight=sample_weight,
+                             class_weight=class_weight, steps_per_epoch=steps_per_epoch)
 
     def _metric_names(self):
         """Metric names as logged: ``accuracy``, or ``<output layer>_accuracy`` per output of a multi-output model."""
@@ -1041,10 +695,10 @@ class Model:
         ``sample_weight`` weighs the data loss as in :meth:`fit` (metrics stay unweighted, as Keras's
         ``metrics=``)."""
         self._require_compiled()
-        batch_size = None if batch_size is None else _check_count("evaluate", "batch_size", batch_size, 1)
-        verbose = _check_verbose("evaluate", verbose)
+        batch_size = None if batch_size is None else check_int("evaluate", "batch_size", batch_size, minimum=1)
+        verbose = _training.check_verbose("evaluate", verbose)
         xs, ys = self._prepare(X, y)
-        sws = self._sample_weights(sample_weight, None, ys, xs[0].shape[0])
+        sws = _training.sample_weights(sample_weight, None, ys, xs[0].shape[0])
         result = self._evaluate_prepared(xs, ys, sws, batch_size)
         if verbose:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in result.items()))
@@ -1059,10 +713,10 @@ class Model:
         per-sample standard deviation over the T passes (an uncertainty estimate). Other layers (BatchNormalization)
         stay in inference mode.
         """
-        batch_size = None if batch_size is None else _check_count("predict", "batch_size", batch_size, 1)
-        return_std = _check_flag("predict", "return_std", return_std)
+        batch_size = None if batch_size is None else check_int("predict", "batch_size", batch_size, minimum=1)
+        return_std = check_bool("predict", "return_std", return_std)
         if mc_samples is not None:
-            mc_samples = _check_count("predict", "mc_samples", mc_samples, 1)
+            mc_samples = check_int("predict", "mc_samples", mc_samples, minimum=1)
         xs, _ = self._prepare(X)
         if mc_samples is None:
             if return_std:
@@ -1255,8 +909,8 @@ class DFN(Sequential):
         if not isinstance(hidden_dims, (list, tuple)):
             raise SpecError(f"DFN: argument 'hidden_dims' must be a tuple of layer widths such as (200,) or "
                             f"(128, 64), got {hidden_dims!r} ({type(hidden_dims).__name__})")
-        self.hidden_dims = tuple(_check_count("DFN", f"hidden_dims[{i}]", h, 1) for i, h in enumerate(hidden_dims))
-        self.n_classes = _check_count("DFN", "n_classes", n_classes, 1)
+        self.hidden_dims = tuple(check_int("DFN", f"hidden_dims[{i}]", h, minimum=1) for i, h in enumerate(hidden_dims))
+        self.n_classes = check_int("DFN", "n_classes", n_classes, minimum=1)
         self.activation = activation
         self.regularizer = regularizer
         self.init_w = init_w
@@ -1363,7 +1017,3 @@ def _graph_from_config(config, custom_objects):
     return Model(inputs if config.get("multi_input") else inputs[0],
                  outputs if config.get("multi_output") else outputs[0],
                  seed=config.get("seed"), dtype=config.get("dtype"), name=config.get("name"))
-
-
-def _dumps(config):
-    return json.dumps(config, sort_keys=True)

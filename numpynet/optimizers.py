@@ -37,7 +37,7 @@ import numpy as np
 
 from . import schedules as _schedules
 from .errors import DataError, ShapeError, SpecError
-from .spec import Configurable, Registry, check_number, to_json
+from .spec import Configurable, Registry, check_bool, check_number, to_json
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "Nadam", "RMSprop", "Adagrad", "registry", "get", "serialize"]
 
@@ -53,13 +53,6 @@ class _DefaultRate(float):
 # Keras's defaults: 0.01 for SGD, 0.001 for the adaptive optimizers
 _LR_DEFAULT_SGD = _DefaultRate(0.01)
 _LR_DEFAULT = _DefaultRate(0.001)
-
-
-def _check_bool(owner, arg, value):
-    # check_choice(…, (True, False)) would also let 0/1 through (1 == True); a flag must really be a bool
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    raise SpecError(f"{owner}: argument '{arg}' must be True or False, got {value!r} ({type(value).__name__})")
 
 
 def _check_rate(owner, arg, value):
@@ -408,7 +401,7 @@ class SGD(Optimizer):
         super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, lr)
         owner = type(self).__name__
         self.momentum = _check_rate(owner, "momentum", momentum)
-        self.nesterov = _check_bool(owner, "nesterov", nesterov)
+        self.nesterov = check_bool(owner, "nesterov", nesterov)
 
     def slot_initial_values(self):
         return {"momentum": 0.0} if self.momentum else {}
@@ -456,7 +449,7 @@ class Adam(Optimizer):
         self.beta_1 = _check_rate(owner, "beta_1", beta_1)
         self.beta_2 = _check_rate(owner, "beta_2", beta_2)
         self.epsilon = check_number(owner, "epsilon", epsilon, minimum=0)
-        self.amsgrad = _check_bool(owner, "amsgrad", amsgrad)
+        self.amsgrad = check_bool(owner, "amsgrad", amsgrad)
 
     def slot_initial_values(self):
         slots = {"momentum": 0.0, "velocity": 0.0}
@@ -590,7 +583,7 @@ class RMSprop(Optimizer):
         self.rho = _check_rate(owner, "rho", rho)
         self.momentum = _check_rate(owner, "momentum", momentum)
         self.epsilon = check_number(owner, "epsilon", epsilon, minimum=0)
-        self.centered = _check_bool(owner, "centered", centered)
+        self.centered = check_bool(owner, "centered", centered)
 
     def slot_initial_values(self):
         slots = {"velocity": 0.0}

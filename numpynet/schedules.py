@@ -29,7 +29,7 @@ import numbers
 import numpy as np
 
 from .errors import SpecError
-from .spec import Configurable, Registry, check_number, to_json
+from .spec import Configurable, Registry, check_bool, check_number, to_json
 
 __all__ = ["LearningRateSchedule", "ExponentialDecay", "PiecewiseConstantDecay", "InverseTimeDecay", "CosineDecay",
            "registry", "get", "serialize"]
@@ -47,13 +47,6 @@ registry = Registry("schedule", LearningRateSchedule)
 
 
 # ---------------------------------------------------------------------------------------------------- validation
-
-def _check_bool(owner, arg, value):
-    # check_choice(…, (True, False)) would also let 0/1 through (1 == True); a flag must really be a bool
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    raise SpecError(f"{owner}: argument '{arg}' must be True or False, got {value!r} ({type(value).__name__})")
-
 
 def _check_count(owner, arg, value, *, strict):
     """A step count: a number > 0 (``strict``) or >= 0; integers stay integers so ``str()`` reads ``100``."""
@@ -77,7 +70,7 @@ class _RateDecay(LearningRateSchedule):
         self.initial_learning_rate = check_number(owner, "initial_learning_rate", initial_learning_rate, minimum=0)
         self.decay_steps = _check_count(owner, "decay_steps", decay_steps, strict=True)
         self.decay_rate = check_number(owner, "decay_rate", decay_rate, minimum=0)
-        self.staircase = _check_bool(owner, "staircase", staircase)
+        self.staircase = check_bool(owner, "staircase", staircase)
 
     def _progress(self, step):
         p = _step(type(self).__name__, step) / self.decay_steps

@@ -383,12 +383,14 @@ class Registry:
                     hint = f" Did you mean {close[0]!r}?" if close else ""
                     raise SpecError(f"{self.family} {cls.spec_name!r} has no argument {key!r}.{hint} "
                                     f"Known arguments: {', '.join(named) or 'none'}")
-        try:
-            return cls(**kwargs)
-        except SpecError:
-            raise
-        except (TypeError, ValueError) as exc:
-            raise SpecError(f"{self.family} {cls.spec_name!r}: {exc}") from None
+        missing = [p.name for p in params if p.default is p.empty and p.name not in kwargs
+                   and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        if missing:
+            raise SpecError(f"{self.family} {cls.spec_name!r} needs argument(s) {', '.join(map(repr, missing))}, "
+                            f"e.g. {cls.spec_name}({missing[0]}=...)")
+        # every keyword is known and every required one given: what the constructor raises now is its own
+        # validation (a SpecError) or a bug, which must not be disguised as a spec error
+        return cls(**kwargs)
 
     def get(self, identifier):
         """Turn a spec string, a ``{"name", "config"}`` dict, an instance or ``None`` into an instance."""

@@ -79,3 +79,20 @@ def test_later_callbacks_see_the_value(tmp_path, digits):
         rows = list(csv.DictReader(f))
     assert [float(r["reg_penalty"]) for r in rows] == pytest.approx(model.history.history["reg_penalty"])
     assert "RegularizationLogger" in repr(RegularizationLogger())
+
+
+def test_learning_rate_scheduler_does_not_hide_a_bug_in_the_schedule():
+    import numpynet as nn_
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    y = np.arange(20) % 2
+    model = nn_.DFN(hidden_dims=(4,), n_classes=2, seed=0)
+
+    def buggy(epoch, lr):
+        return lr * None            # a TypeError inside the schedule must surface, not be retried as schedule(epoch)
+
+    with pytest.raises(TypeError):
+        model.fit(X, y, epochs=1, verbose=0, callbacks=[nn_.callbacks.LearningRateScheduler(buggy)])
+    seen = []
+    model.fit(X, y, epochs=2, verbose=0,
+              callbacks=[nn_.callbacks.LearningRateScheduler(lambda epoch: seen.append(epoch) or 0.05)])
+    assert seen == [0, 1] and model.optimizer.learning_rate == 0.05

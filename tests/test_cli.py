@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from dask.distributed import LocalCluster
+from extras import require
 
 import numpynet as nn
 from numpynet import cli
@@ -110,6 +110,7 @@ def test_compare_width_and_n_test_options(monkeypatch, capsys):
 
 
 def test_compare_on_a_dask_scheduler(capsys):
+    LocalCluster = require("dask.distributed").LocalCluster
     with LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
                       dashboard_address=None) as cluster:
         code, out, err = run(["compare", "--preset", "quick", "--data", "digits", "--n-train", "200",

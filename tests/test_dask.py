@@ -9,11 +9,14 @@ import time
 import joblib
 import numpy as np
 import pytest
-from dask.distributed import Client, LocalCluster, get_task_stream
+from extras import require
 from sklearn.datasets import load_digits
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
 
 from numpynet.sklearn import DFNClassifier, dask_backend
+
+_distributed = require("dask.distributed")
+Client, LocalCluster, get_task_stream = _distributed.Client, _distributed.LocalCluster, _distributed.get_task_stream
 
 GRID = {"regularizer": ["none", "l2(lambd=0.01)"], "hidden_dims": [(16,), (32,)]}
 TIMEOUT = 180   # seconds any single wait in this module may take before the test fails

@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 import pytest
-from dask.distributed import LocalCluster
+from extras import require
 
 import numpynet as nn
 from numpynet import experiments as ex
@@ -174,6 +174,7 @@ def test_grid_is_the_same_serial_and_in_parallel(serial, configs, data):
 
 
 def test_grid_on_a_dask_cluster_matches_serial(serial, configs, data):
+    LocalCluster = require("dask.distributed").LocalCluster
     with LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
                       dashboard_address=None) as cluster:
         on_dask = ex.run_grid(configs, data, scheduler=cluster.scheduler_address, verbose=0)

@@ -285,8 +285,10 @@ def test_a_diverging_fit_leaves_a_model_that_predicts_finite_values():
     X, y = nn.datasets.load_digits()[0]
     X, y = X[:64], y[:64]
     model = nn.DFN(hidden_dims=(32,), activation="relu", optimizer="sgd(lr=1e30)", seed=0)
-    with pytest.warns(RuntimeWarning, match="last\\s+finite"):
+    with pytest.warns(RuntimeWarning, match="last\\s+finite") as caught:
         hist = model.fit(X, y, epochs=1, verbose=0)
+    ours = [w for w in caught if "finite ones" in str(w.message)]
+    assert len(ours) == 1 and ours[0].filename == __file__      # it points at the user's call to fit
     assert np.isfinite(model.predict(X)).all()
     assert all(np.isfinite(w).all() for w in model.get_weights())
     assert hist.stopped_reason

@@ -259,3 +259,31 @@ def test_huge_strengths_in_spec_strings_are_spec_errors():
     for spec in ("l2(lambd=1e999)", "l2(l2=1e308)", f"l1(l1={10 ** 30})"):
         with pytest.raises(SpecError):
             regularizers.get(spec)
+
+
+def test_a_user_regularizer_without_out_works_and_its_bugs_surface():
+    import numpynet as nn_
+
+    class Quartic(nn_.RegularizerBase):
+        def loss(self, W):
+            return float(np.sum(W ** 4))
+
+        def grad(self, W):                      # no out= argument
+            return 4 * W ** 3
+
+        def get_config(self):
+            return {}
+
+    class Broken(Quartic):
+        def grad(self, W, out=None):
+            raise TypeError("a bug inside grad")
+
+    X = np.random.default_rng(0).normal(size=(10, 3))
+    y = np.arange(10) % 2
+    model = nn_.Sequential([nn_.layers.Dense(2, kernel_regularizer=Quartic())], seed=0, dtype="float64")
+    model.compile(optimizer="sgd", loss="softmax_cross_entropy")
+    assert nn_.gradcheck.check_model(model, X, y) < 1e-6
+    broken = nn_.Sequential([nn_.layers.Dense(2, kernel_regularizer=Broken())], seed=0)
+    broken.compile(optimizer="sgd", loss="softmax_cross_entropy")
+    with pytest.raises(TypeError, match="a bug inside grad"):
+        broken.fit(X, y, verbose=0)

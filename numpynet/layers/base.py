@@ -29,6 +29,38 @@ from ..errors import ShapeError, SpecError
 from ..spec import Configurable, Registry, check_bool, check_seed
 
 
+@functools.cache
+def _takes_out(reg_class):
+    """Whether ``reg_class.grad`` accepts ``out=`` (the built-in regularizers do; a user's may not). Read from the
+    signature once per class, not by catching TypeError, which would also swallow a real bug inside ``grad``."""
+    try:
+        parameters = inspect.signature(reg_class.grad).parameters
+    except (TypeError, ValueError):
+        return False
+    return "out" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+
+
+class ScratchBuffer:
+    """A scratch array reused from batch to batch (a fresh large allocation costs page faults every time).
+
+    Arrays above ``limit`` bytes (e.g. the columns of a 4096-image inference batch) are handed out fresh and not
+    kept, so one big ``predict`` does not pin hundreds of megabytes for the rest of the session.
+    """
+
+    limit = 64 * 2**20
+
+    def __init__(self):
+        self.array = None
+
+    def get(self, shape, dtype):
+        """An array of this shape and dtype, with whatever the previous user left in it."""
+        if self.array is not None and self.array.shape == shape and self.array.dtype == dtype:
+            return self.array
+        array = np.empty(shape, dtype=dtype)
+        self.array = array if array.nbytes <= self.limit else None
+        return array
+
+
 class Layer(Configurable):
     """Base class: parameter bookkeeping, shapes, config round trip. Subclasses write build/forward/backward.
 
@@ -182,10 +214,7 @@ class Layer(Configurable):
         scratch = self._reg_scratch.get(name)
         if scratch is None or scratch.shape != W.shape or scratch.dtype != W.dtype:
             scratch = self._reg_scratch[name] = np.empty_like(W)
-        try:
-            return reg.grad(W, out=scratch)
-        except TypeError:
-            return reg.grad(W)
+        return reg.grad(W, out=scratch) if _takes_out(type(reg)) else reg.grad(W)
 
     def apply_constraints(self):
         for name, con in self.constraints.items():
@@ -202,7 +231,7 @@ class Layer(Configurable):
         for key, value in state.items():
             if isinstance(value, np.ndarray):
                 state[key] = None
-            elif type(value).__name__ == "_Buffer":   # conv scratch space: keep the object, drop its array
+            elif isinstance(value, ScratchBuffer):   # scratch space: keep the object, drop its array
                 state[key] = type(value)()
         return state
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import ShapeError, SpecError
 from ..spec import check_bool, check_choice
-from .base import Layer, activation_arg, registry
+from .base import Layer, ScratchBuffer, activation_arg, registry
 
 # ---------------------------------------------------------------------------------------------------- helpers
 
@@ -197,25 +197,9 @@ def _scratch(layer, name):
     return buffer
 
 
-class _Buffer:
-    """A scratch array reused from batch to batch (a fresh large allocation costs page faults every time).
-
-    Arrays above ``limit`` bytes (e.g. the columns of a 4096-image inference batch) are handed out fresh and not
-    kept, so one big ``predict`` does not pin hundreds of megabytes for the rest of the session.
-    """
-
-    limit = 64 * 2**20
-
-    def __init__(self):
-        self.array = None
-
-    def get(self, shape, dtype):
-        """An array of this shape and dtype, with whatever the previous user left in it."""
-        if self.array is not None and self.array.shape == shape and self.array.dtype == dtype:
-            return self.array
-        array = np.empty(shape, dtype=dtype)
-        self.array = array if array.nbytes <= self.limit else None
-        return array
+#: the scratch buffers of this module (an alias: the class lives in base.py, where pickling and shared layers
+#: give each copy a fresh one)
+_Buffer = ScratchBuffer
 
 
 # ---------------------------------------------------------------------------------------------------- Conv2D
