@@ -386,7 +386,7 @@ def build_model(config, n_classes, input_shape=None):
     ``Dense(h, no bias) → BatchNormalization → Activation`` per hidden layer (normalization before the
     nonlinearity, as in Ioffe & Szegedy; the bias is redundant because BN's β shifts the same way).
     """
-    from .model import DFN, Sequential
+    from .model import DFN, Sequential, dfn_layers
     config = make_config(config)
     if config.architecture == "mobilenet_v2":
         return _build_mobilenet(config, n_classes, input_shape)
@@ -395,18 +395,10 @@ def build_model(config, n_classes, input_shape=None):
                     optimizer=config.optimizer, regularizer=config.regularizer, init_w=config.init_w,
                     dropout=config.dropout, seed=config.seed, dtype=config.dtype)
     else:
-        stack = []
-        for h in config.hidden_dims:
-            stack += [_layers.Dense(h, use_bias=False, kernel_initializer=config.init_w,
-                                    kernel_regularizer=config.regularizer),
-                      _layers.get("batch_normalization"),
-                      _layers.Activation(config.activation)]
-            if config.dropout:
-                stack.append(_layers.get({"name": "dropout", "config": {"rate": config.dropout}}))
-        stack.append(_layers.Dense(n_classes, kernel_initializer=config.init_w,
-                                   kernel_regularizer=config.regularizer))
+        stack = dfn_layers(config.hidden_dims, n_classes, activation=config.activation,
+                           regularizer=config.regularizer, init_w=config.init_w, dropout=config.dropout,
+                           batchnorm=True, bn_momentum=config.bn_momentum)
         model = Sequential(stack, seed=config.seed, dtype=config.dtype, name="dfn_bn")
-        _set_bn_momentum(model, config.bn_momentum)
         model.compile(optimizer=config.optimizer, loss="softmax_cross_entropy", metrics=["accuracy"])
     if input_shape is not None:
         model.build((None,) + tuple(input_shape[1:]))

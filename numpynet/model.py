@@ -890,6 +890,36 @@ class Sequential(Model):
                 "compile": self._compile_config()}
 
 
+def dfn_layers(hidden_dims, n_outputs, activation="sigmoid", regularizer=None, init_w="glorot_uniform",
+               init_b="zeros", dropout=0.0, batchnorm=False, bn_momentum=None):
+    """The one recipe of a deep feed-forward network, as a list of layers (DFN, the experiments' grids and the
+    scikit-learn estimators all build from it):
+
+        per hidden width h:  Dense(h, activation)                                  (batchnorm=False)
+                             Dense(h, no bias) → BatchNormalization → Activation   (batchnorm=True: normalize
+                                                                                    before the nonlinearity; β
+                                                                                    makes the bias redundant)
+                             then Dropout(dropout) when dropout > 0
+        output:              Dense(n_outputs), linear (the loss applies softmax / nothing)
+
+    ``regularizer`` goes on every kernel; ``init_w`` / ``init_b`` initialize every Dense layer.
+    """
+    layers = []
+    for h in hidden_dims:
+        if batchnorm:
+            bn = {} if bn_momentum is None else {"momentum": float(bn_momentum)}
+            layers += [_layers.Dense(h, use_bias=False, kernel_initializer=init_w, kernel_regularizer=regularizer),
+                       _layers.BatchNormalization(**bn), _layers.Activation(activation)]
+        else:
+            layers.append(_layers.Dense(h, activation=activation, kernel_initializer=init_w,
+                                        bias_initializer=init_b, kernel_regularizer=regularizer))
+        if dropout > 0:
+            layers.append(_layers.Dropout(rate=float(dropout)))
+    layers.append(_layers.Dense(n_outputs, kernel_initializer=init_w, bias_initializer=init_b,
+                                kernel_regularizer=regularizer))
+    return layers
+
+
 class DFN(Sequential):
     """Deep feed-forward network: Dense hidden layers and a linear output trained with fused softmax cross-entropy.
 
@@ -918,13 +948,9 @@ class DFN(Sequential):
         self.dropout = check_number("DFN", "dropout", dropout, minimum=0.0, maximum=1.0)
         if self.dropout == 1.0:
             raise SpecError(f"DFN: argument 'dropout' must be in [0, 1), got {dropout!r}")
-        for h in self.hidden_dims:
-            self.add(_layers.Dense(h, activation=activation, kernel_initializer=init_w, bias_initializer=init_b,
-                                   kernel_regularizer=regularizer))
-            if self.dropout > 0:
-                self.add(_layers.get({"name": "dropout", "config": {"rate": self.dropout}}))
-        self.add(_layers.Dense(self.n_classes, kernel_initializer=init_w, bias_initializer=init_b,
-                               kernel_regularizer=regularizer))
+        for layer in dfn_layers(self.hidden_dims, self.n_classes, activation=activation, regularizer=regularizer,
+                                init_w=init_w, init_b=init_b, dropout=self.dropout):
+            self.add(layer)
         self.compile(optimizer=optimizer, loss=loss, metrics=metrics)
 
     def get_config(self):

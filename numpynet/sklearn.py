@@ -45,9 +45,8 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import check_is_fitted
 
 from . import callbacks as _callbacks
-from . import layers as _layers
 from .config import as_float_dtype
-from .model import DFN, Sequential
+from .model import DFN, Sequential, dfn_layers
 from .spec import check_number
 
 try:  # scikit-learn >= 1.6
@@ -316,13 +315,8 @@ class DFNRegressor(RegressorMixin, _DFNEstimatorBase):
         return tags
 
     def _build(self, n_outputs):
-        layers = []
-        for h in self._hidden:
-            layers.append(_layers.Dense(h, activation=self.activation, kernel_initializer=self.init_w,
-                                        kernel_regularizer=self.regularizer))
-            if self.dropout > 0:
-                layers.append(_layers.get({"name": "dropout", "config": {"rate": float(self.dropout)}}))
-        layers.append(_layers.Dense(n_outputs, kernel_initializer=self.init_w, kernel_regularizer=self.regularizer))
+        layers = dfn_layers(self._hidden, n_outputs, activation=self.activation, regularizer=self.regularizer,
+                            init_w=self.init_w, dropout=float(self.dropout))
         self.model_ = Sequential(layers, seed=self._seed, dtype=self._dtype, name="dfn_regressor")
         self.model_.compile(optimizer=self.optimizer, loss=self.loss, metrics=[])
 
