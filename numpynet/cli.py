@@ -420,7 +420,8 @@ COMMANDS = {"train": cmd_train, "compare": cmd_compare, "gradcheck": cmd_gradche
 
 
 def main(argv=None):
-    """Run the command line; returns the exit status (0 ok, 1 gradient check failed, 2 bad input)."""
+    """Run the command line; returns the exit status (0 ok, 1 gradient check failed, 2 nothing done: bad input,
+    an unreadable/unwritable file or a missing package — one line on stderr each)."""
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
@@ -437,9 +438,13 @@ def main(argv=None):
 
 
 def _one_line(exc):
+    """The error as one line; a file-system or missing-package problem says so, so that it does not read as a
+    mistake in the command line (the exit status is 2 for all of them: nothing was done)."""
     text = str(exc) or type(exc).__name__
-    if isinstance(exc, OSError) and exc.filename:
-        text = f"{exc.strerror or text}: {exc.filename}"
+    if isinstance(exc, OSError):
+        text = f"cannot access a file: {exc.strerror or text}" + (f": {exc.filename}" if exc.filename else "")
+    elif isinstance(exc, ImportError):
+        text = f"a package is missing ({exc.name or text}): {text}"
     return " ".join(text.split())
 
 

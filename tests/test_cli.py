@@ -199,3 +199,17 @@ def test_gradcheck_progress_fits_where_it_goes(tmp_path, capsys, monkeypatch):
     model.save(tmp_path / "m.npz")
     code, out, err = run(["gradcheck", "--model", str(tmp_path / "m.npz"), "--samples", "4"], capsys)
     assert code == 0 and "central differences" in err and "100%" in err
+
+
+def test_file_system_and_missing_package_errors_say_what_they_are(monkeypatch, capsys):
+    def disk_full(args):
+        raise OSError(28, "No space left on device", "/tmp/out.npz")
+
+    def no_package(args):
+        raise ModuleNotFoundError("No module named 'matplotlib'", name="matplotlib")
+
+    for fail, words in ((disk_full, ("cannot access a file", "No space left", "/tmp/out.npz")),
+                        (no_package, ("a package is missing", "matplotlib"))):
+        monkeypatch.setitem(cli.COMMANDS, "train", fail)
+        code, _, err = run(["train"], capsys)
+        assert_one_line_error(code, err, *words)
