@@ -26,6 +26,7 @@ import warnings
 import numpy as np
 
 from .errors import SpecError
+from .spec import check_int, check_number
 
 
 class Callback:
@@ -84,17 +85,16 @@ class EarlyStopping(Callback):
 
     def __init__(self, monitor="val_loss", min_delta=0.0, patience=0, verbose=0, mode="auto", baseline=None,
                  restore_best_weights=False, start_from_epoch=0):
-        if mode not in ("auto", "min", "max"):
-            raise SpecError(f"EarlyStopping: argument 'mode' must be 'auto', 'min' or 'max', got {mode!r}")
+        mode = _check_monitor("EarlyStopping", monitor, mode)
         self.monitor = monitor
         self.patience = int(patience)
         self.verbose = verbose
         self.baseline = baseline
         self.restore_best_weights = restore_best_weights
         self.start_from_epoch = int(start_from_epoch)
-        if mode == "auto":
-            mode = "max" if any(s in monitor for s in ("acc", "auc", "precision", "recall")) else "min"
         self.mode = mode
+        # signed as Keras keeps it: an improvement is value − min_delta beating the best (ModelCheckpoint and
+        # ReduceLROnPlateau compare the other way round, value against best ∓ min_delta, as Keras does too)
         self.min_delta = abs(float(min_delta)) if mode == "max" else -abs(float(min_delta))
         self.best = None
 
@@ -389,19 +389,6 @@ def _check_monitor(owner, monitor, mode):
     return _auto_mode(monitor) if mode == "auto" else mode
 
 
-def _check_int(owner, arg, value, minimum=0):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise SpecError(f"{owner}: argument {arg!r} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _check_float(owner, arg, value, minimum=0.0):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) \
-            or not math.isfinite(float(value)) or float(value) < minimum:
-        raise SpecError(f"{owner}: argument {arg!r} must be a finite number >= {minimum}, got {value!r}")
-    return float(value)
-
-
 def _check_verbose(owner, verbose):
     if verbose not in (0, 1, True, False):
         raise SpecError(f"{owner}: argument 'verbose' must be 0 (quiet) or 1 (a message per action), got {verbose!r}")
@@ -456,7 +443,7 @@ class ModelCheckpoint(Callback):
         if not isinstance(save_best_only, (bool, np.bool_)):
             raise SpecError(f"{owner}: argument 'save_best_only' must be True or False, got {save_best_only!r}")
         if initial_value_threshold is not None:
-            initial_value_threshold = _check_float(owner, "initial_value_threshold", initial_value_threshold,
+            initial_value_threshold = check_number(owner, "initial_value_threshold", initial_value_threshold,
                                                    minimum=-math.inf)
         self.filepath = filepath
         self.monitor = monitor
@@ -557,16 +544,16 @@ class ReduceLROnPlateau(Callback):
                  cooldown=0, min_lr=0.0):
         owner = "ReduceLROnPlateau"
         self.mode = _check_monitor(owner, monitor, mode)
-        factor = _check_float(owner, "factor", factor)
+        factor = check_number(owner, "factor", factor, minimum=0.0)
         if not 0.0 < factor < 1.0:
             raise SpecError(f"{owner}: argument 'factor' must be in (0, 1) (new_lr = lr·factor), got {factor!r}")
         self.monitor = monitor
         self.factor = factor
-        self.patience = _check_int(owner, "patience", patience)
+        self.patience = check_int(owner, "patience", patience, minimum=0)
         self.verbose = _check_verbose(owner, verbose)
-        self.min_delta = _check_float(owner, "min_delta", min_delta)
-        self.cooldown = _check_int(owner, "cooldown", cooldown)
-        self.min_lr = _check_float(owner, "min_lr", min_lr)
+        self.min_delta = check_number(owner, "min_delta", min_delta, minimum=0.0)
+        self.cooldown = check_int(owner, "cooldown", cooldown, minimum=0)
+        self.min_lr = check_number(owner, "min_lr", min_lr, minimum=0.0)
         self._reset()
 
     def _reset(self):
@@ -717,9 +704,7 @@ class GradientStats(Callback):
                             f"{type(data).__name__}")
         if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
             raise SpecError(f"GradientStats: argument 'every' must be an integer >= 1, got {every!r}")
-        saturation = float(saturation)
-        if not saturation > 0 or not math.isfinite(saturation):
-            raise SpecError(f"GradientStats: argument 'saturation' must be a positive number, got {saturation!r}")
+        saturation = check_number("GradientStats", "saturation", saturation, minimum=0.0, strict=True)
         self.data = data
         self.every = int(every)
         self.training = bool(training)

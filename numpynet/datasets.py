@@ -42,7 +42,7 @@ import numpy as np
 
 from .config import as_float_dtype
 from .errors import DataError, SpecError
-from .spec import check_bool, check_number
+from .spec import check_bool, check_int, check_number
 
 __all__ = [
     "load_digits", "load_fashion_mnist", "load_mnist", "read_idx", "write_idx", "find_dataset",
@@ -203,7 +203,7 @@ def read_idx(path_or_fileobj, max_bytes=MAX_IDX_BYTES):
     byte to detect trailing data), so a small file that declares or inflates to gigabytes is refused without
     allocating them.
     """
-    max_bytes = check_number("read_idx", "max_bytes", max_bytes, minimum=0, integer=True)
+    max_bytes = check_int("read_idx", "max_bytes", max_bytes, minimum=0)
     return _read_idx(path_or_fileobj, _describe_source(path_or_fileobj), max_bytes)
 
 

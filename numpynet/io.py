@@ -214,10 +214,7 @@ def load_model(path, custom_objects=None):
         weights = [_read_array(zf, info, label) for info in weight_infos]
         state = {key: _read_array(zf, info, label) for key, info in optimizer_infos.items()}
     _guard(label, "the weights do not fit the model", lambda: model.set_weights(weights) if weights else None)
-    if state:
-        if model.optimizer is None:
-            raise DataError(f"cannot load model file {label}: it holds optimizer state but its config has no "
-                            f"optimizer")
+    if state:   # _check_optimizer_entries refused state without an optimizer in the config
         _guard(label, "the optimizer state does not fit", lambda: model.optimizer.set_state(state))
     _restore_generators(model, header.get("random_state"), label)
     return model

@@ -22,6 +22,8 @@ import os
 
 import numpy as np
 
+from .tracing import _SHIFT_PARAMS
+
 #: Written by :func:`save_grid_figures`, in this order (``reg_penalty.png`` when the histories have ``reg_penalty``,
 #: which every grid run logs).
 GRID_FIGURES = ("curves.png", "losses.png", "weights.png", "reg_penalty.png")
@@ -230,7 +232,7 @@ def _colors(n):
 
 # ================================================================================================ gradients
 
-_SHIFTS = ("b", "beta", "bias")     # bias-like parameters, left out of the default gradient-flow panels
+_SHIFTS = _SHIFT_PARAMS    # bias-like parameters (and BN's γ), left out of the default gradient-flow panels
 
 
 def _series(history, prefix):

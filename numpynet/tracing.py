@@ -30,6 +30,7 @@ epoch: :func:`gradient_stats` (per weight ‖g‖, ‖g_data‖, ‖g_penalty‖
 
 from __future__ import annotations
 
+import contextlib
 import html
 import re
 from dataclasses import dataclass, field
@@ -286,6 +287,21 @@ def _generators(model):
     return list(gens.values())
 
 
+@contextlib.contextmanager
+def preserved(model):
+    """Put the model's weights (BatchNormalization's moving statistics included) and its layers' random generator
+    states back on exit: a measuring pass in training mode must not change what training does next."""
+    weights = model.get_weights()
+    generators = _generators(model)
+    states = [g.bit_generator.state for g in generators]
+    try:
+        yield
+    finally:
+        model.set_weights(weights)
+        for g, s in zip(generators, states):
+            g.bit_generator.state = s
+
+
 def trace(model, X, y, training=False):
     """Run one forward and one backward pass of ``model`` on (X, y) and record every layer; see the module doc.
 
@@ -299,20 +315,10 @@ def trace(model, X, y, training=False):
     training = bool(training)
     xs, ys = model._prepare(X, y)
     weights = model.get_weights()
-    generators = _generators(model)
-    states = [g.bit_generator.state for g in generators]
-
-    def restore():
-        model.set_weights(weights)
-        for g, s in zip(generators, states):
-            g.bit_generator.state = s
-
-    try:
+    with preserved(model):
         parts = model._split_gradients(xs, ys, training)
-        restore()              # the same dropout masks and batch statistics in the recorded pass
+    with preserved(model):     # the same dropout masks and batch statistics in the recorded pass
         records, data_loss, penalty = _recorded_pass(model, xs, ys, training)
-    finally:
-        restore()
     regs = {}
     for layer in model.layers:
         for key, reg in layer.regularizers.items():
@@ -446,7 +452,8 @@ def gradient_stats(model, xs, ys, training=False, saturation=SATURATION):
     one per input/output): per trainable weight ``grad_norm``, ``data_grad_norm``, ``penalty_grad_norm``,
     ``penalty_share`` and ``weight_norm`` (keys ``<stat>/<layer>/<param>``), then :func:`unit_stats`. One forward
     and one or two backward passes (:meth:`numpynet.Model.compute_gradients`'s split); no weight changes."""
-    parts = model._split_gradients(xs, ys, training)
+    with preserved(model) if training else contextlib.nullcontext():   # training mode: BN statistics, dropout
+        parts = model._split_gradients(xs, ys, training)
     trainable = set(model.trainable_weight_names())
     out = {}
     for (layer, key), name, d, p, t in zip(model._weight_slots(), model.weight_names(), parts["data"],

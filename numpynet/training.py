@@ -140,7 +140,7 @@ class _StreamSource:
                 break
             yield self._prepare(item, count)
             count += 1
-        if self.steps is not None and count < self.steps or count == 0:
+        if (self.steps is not None and count < self.steps) or count == 0:
             what = (f"{count} of steps_per_epoch={self.steps} batches" if self.steps is not None
                     else "no batches")
             hint = ("" if self.reiterable else "; a generator runs once: pass a re-iterable such as "
@@ -160,7 +160,6 @@ class _StreamSource:
         except (DataError, ShapeError) as exc:
             raise type(exc)(f"argument 'X', batch {index + 1}: {exc}") from None
         return xs, ys, ws
-
 
 
 def sample_weights(sample_weight, class_weight, ys, n, name="sample_weight"):
@@ -206,7 +205,6 @@ def sample_weights(sample_weight, class_weight, ys, n, name="sample_weight"):
         bad = w[~np.isfinite(w) | (w < 0)][0]
         raise DataError(f"argument {name!r} must be finite and >= 0, got {bad!r}")
     return w
-
 
 
 def fit(model, X, y=None, epochs=1, batch_size=None, validation_data=None, validation_split=0.0, shuffle=True,
@@ -283,6 +281,7 @@ def fit(model, X, y=None, epochs=1, batch_size=None, validation_data=None, valid
         cb.on_train_end()
     return history
 
+
 def _train_epochs(model, source, cbs, history, validation, initial_epoch, epochs):
     for epoch in range(initial_epoch, epochs):
         start = time.perf_counter()
@@ -336,6 +335,7 @@ def _train_epochs(model, source, cbs, history, validation, initial_epoch, epochs
         if model.stop_training:
             break
 
+
 def _prepare_validation(model, validation_data):
     """(xs, ys, sample weights or None) from ``(X_val, y_val)`` or ``(X_val, y_val, w_val)``."""
     if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
@@ -344,26 +344,28 @@ def _prepare_validation(model, validation_data):
             got += f" of length {len(validation_data)}"
         raise DataError(f"argument 'validation_data' must be a tuple (X_val, y_val) or (X_val, y_val, "
                         f"sample_weight_val), got {got}")
-    xvs = [np.ascontiguousarray(x, dtype=model.dtype)
-           for x in model._check_x(validation_data[0], "validation_data[0]")]
-    try:
-        model._ensure_built(xvs)
+    try:   # the same checks and conversion as X (float32 range included), the argument named in the message
+        xvs = model._prepare_x(validation_data[0], "validation_data[0]")
     except ShapeError as exc:
-        raise ShapeError(f"argument 'validation_data[0]': {exc}") from None
+        text = str(exc)
+        raise ShapeError(text if "validation_data" in text else f"argument 'validation_data[0]': {text}") from None
     yvs = model._prepare_y(validation_data[1], xvs[0].shape[0], "validation_data[1]")
     wv = None if len(validation_data) == 2 else sample_weights(
         validation_data[2], None, yvs, xvs[0].shape[0], "validation_data[2]")
     return xvs, yvs, wv
 
+
 def _snapshot(model):
     """What a NaN rollback restores: copies of the weights and of the optimizer's state."""
     return model.get_weights(), model.optimizer.get_state() if model.optimizer.built else None
+
 
 def _restore(model, snapshot):
     weights, state = snapshot
     model.set_weights(weights)
     if state is not None:
         model.optimizer.set_state(state)
+
 
 def _weights_finite(model):
     """One pass over the weights per epoch (not per batch: a NaN there shows in the next batch's loss)."""

@@ -6,7 +6,6 @@ import io
 import json
 import os
 import threading
-import time
 import tracemalloc
 import zipfile
 
@@ -311,14 +310,13 @@ def test_huge_config_without_weights_is_refused_without_allocating(saved, tmp_pa
     entries = {"__config__.npy": npy_bytes(np.array(json.dumps(header)))}
     write_entries(tmp_path / "huge.npz", entries)
     tracemalloc.start()
-    start = time.perf_counter()
     try:
         with pytest.raises(DataError, match=r"declares 4 weight arrays.*\(40000000,\).*holds none"):
             nn.load_model(tmp_path / "huge.npz")
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert peak < 16 << 20 and time.perf_counter() - start < 5
+    assert peak < 16 << 20          # a 40M-wide layer would need 7 GB: refused before any allocation
 
 
 def test_weights_that_do_not_match_the_config_are_refused(saved, tmp_path):

@@ -327,3 +327,18 @@ def test_gradstats_benchmark_harness_runs(tmp_path, capsys):
     for key in ("ratio", "cpu_ratio", "callback_share", "stats_in_steps", "expected_ratio"):
         assert row[key] > 0, key
     assert "W1" in capsys.readouterr().out
+
+
+def test_gradient_stats_in_training_mode_leaves_training_unchanged():
+    rng = np.random.default_rng(3)
+    X, y = rng.normal(size=(64, 5)), np.arange(64) % 3
+
+    def run(callbacks):
+        model = nn.Sequential([nn.layers.Dense(8), nn.layers.BatchNormalization(), nn.layers.Activation("relu"),
+                               nn.layers.Dropout(0.3), nn.layers.Dense(3)], seed=0, dtype="float64")
+        model.compile(optimizer="sgd(lr=0.1)", loss="softmax_cross_entropy")
+        model.fit(X, y, epochs=3, batch_size=16, verbose=0, callbacks=callbacks)
+        return model.get_weights()      # moving statistics included
+
+    for a, b in zip(run([]), run([nn.callbacks.GradientStats(training=True)])):
+        np.testing.assert_array_equal(a, b)

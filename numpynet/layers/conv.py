@@ -379,6 +379,8 @@ class Conv2D(Layer):
         return dz.reshape(-1, self.filters)
 
     def backward(self, dy):
+        """dW, db into ``grads``; returns dx — for stride 1 a view into this layer's scratch buffer, valid until
+        its next ``backward`` (the model sums gradients out of place, so nothing holds on to it longer)."""
         dz2 = self._dz(dy)
         kernel = self.params["W"]
         if self._pointwise():

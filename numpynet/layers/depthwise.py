@@ -106,7 +106,8 @@ def depthwise_input_grad(du, kernel, window, x_shape, buffers=(None, None)):
     (qh0, qh1), (qw0, qw1) = _phase_rows(pt, h, sh), _phase_rows(pl, w, sw)
     th, tw = -(-kh // sh), -(-kw // sw)                 # most kernel rows/columns in one phase
     eh, ew = (th - 1) * dh, (tw - 1) * dw               # their extent: dU gets as many zeros in front
-    dup = zero_pad(np.ascontiguousarray(du), ((eh, qh1 - oh), (ew, qw1 - ow)), buffers[0])
+    # pad first: zero_pad's buffer is C-contiguous, so a channels-outer du is copied once, not twice
+    dup = np.ascontiguousarray(zero_pad(du, ((eh, qh1 - oh), (ew, qw1 - ow)), buffers[0]))
     rows, cols = qh1 - qh0, qw1 - qw0
     single = sh == sw == 1
     shape = (sh, sw, n, rows, cols * c)
@@ -190,7 +191,7 @@ class _DepthwiseBase(Layer):
         _, h, w, _ = x.shape
         _check_fits(self, self._kind, self.window, h, w)
         oh, ow = self.window.output_hw(h, w)
-        xp = zero_pad(np.ascontiguousarray(x), self.window.pads(h, w), self._xp)
+        xp = np.ascontiguousarray(zero_pad(x, self.window.pads(h, w), self._xp))   # one copy at most
         dtype = np.result_type(xp.dtype, kernel.dtype)
         self.xp, self.x_shape = xp, x.shape
         return depthwise_forward(xp, kernel.astype(dtype, copy=False), self.window, oh, ow)

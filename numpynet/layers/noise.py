@@ -222,7 +222,4 @@ class GaussianDropout(StochasticLayer):
         return dy if self.noise is None else dy * self.noise
 
 
-#: the class's earlier, private name
-_Stochastic = StochasticLayer
-
 __all__ = ["StochasticLayer", "Dropout", "AlphaDropout", "GaussianNoise", "GaussianDropout", "ALPHA_PRIME"]
