@@ -3,7 +3,7 @@
 # never by CI. Results are kept per mutant in ./mutants/ (git-ignored), so an interrupted run loses nothing:
 #
 #   tools/mutate.sh                      (re)test every mutant of every core module (hours on two cores)
-#   tools/mutate.sh spec layers.core     (re)test the mutants of these modules (names relative to numpynet/)
+#   tools/mutate.sh spec layers.core     (re)test the mutants of these modules (names relative to numpynet/core/)
 #   tools/mutate.sh --resume             test only the mutants that have no result yet
 #   tools/mutate.sh --survivors          test again the survivors (and the mutants no test reached), after new tests
 #   tools/mutate.sh --score              print the per-module table of the results so far, run nothing
@@ -37,7 +37,7 @@ case "${1:-}" in
     *)
         [ $# -gt 0 ] && MODULES=("$@")
         globs=() names=()
-        for module in "${MODULES[@]}"; do globs+=("numpynet.$module.*"); names+=("numpynet.$module"); done
+        for module in "${MODULES[@]}"; do globs+=("numpynet.core.$module.*"); names+=("numpynet.core.$module"); done
         NUMPYNET_MUTATE_MODULES="${names[*]}" "$PY" -m mutmut run --max-children "$JOBS" "${globs[@]}" ;;
 esac
 "$PY" tools/mutation_score.py

@@ -9,7 +9,7 @@ module's own tests: a mutant that only an unrelated test notices counts as a sur
 The property-based tests (test_fuzz.py, tens of seconds) are left out too: the files below test the same behaviour
 with fixed examples.
 
-The mutant comes from ``MUTANT_UNDER_TEST`` (``numpynet.spec.x_parse_call__mutmut_3``); during mutmut's clean run
+The mutant comes from ``MUTANT_UNDER_TEST`` (``numpynet.core.spec.x_parse_call__mutmut_3``); during mutmut's clean run
 (no mutant) from ``NUMPYNET_MUTATE_MODULES`` (space-separated), which tools/mutate.sh sets. mutmut's map of
 tests to functions (its stats and listing runs) sees the union of the files below; the forced-failure run all.
 """
@@ -20,13 +20,13 @@ from pathlib import Path
 LAYERS = ("test_layers_conv", "test_layers_norm_dropout", "test_layers_mobilenet", "test_graph",
           "test_gradients_split", "test_model", "test_fit_api", "test_mutation_kills_layers")
 TESTS_OF = {
-    "numpynet.spec": ("test_spec", "test_mutation_kills_spec"),
-    "numpynet.regularizers": ("test_regularizers", "test_mutation_kills_regularizers"),
-    "numpynet.activations": ("test_activations", "test_mutation_kills_activations"),
-    "numpynet.losses": ("test_losses", "test_metrics", "test_mutation_kills_losses"),
-    "numpynet.optimizers": ("test_optimizers", "test_schedules", "test_mutation_kills_optimizers"),
-    "numpynet.io": ("test_safety_io", "test_model", "test_mutation_kills_io"),
-    "numpynet.layers": LAYERS,
+    "numpynet.core.spec": ("test_spec", "test_mutation_kills_spec"),
+    "numpynet.core.regularizers": ("test_regularizers", "test_mutation_kills_regularizers"),
+    "numpynet.core.activations": ("test_activations", "test_mutation_kills_activations"),
+    "numpynet.core.losses": ("test_losses", "test_metrics", "test_mutation_kills_losses"),
+    "numpynet.core.optimizers": ("test_optimizers", "test_schedules", "test_mutation_kills_optimizers"),
+    "numpynet.core.io": ("test_safety_io", "test_model", "test_mutation_kills_io"),
+    "numpynet.core.layers": LAYERS,
 }
 
 

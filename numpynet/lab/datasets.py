@@ -40,9 +40,9 @@ import zlib
 
 import numpy as np
 
-from .config import as_float_dtype
-from .errors import DataError, SpecError
-from .spec import check_bool, check_int, check_number
+from ..core.config import as_float_dtype
+from ..core.errors import DataError, SpecError
+from ..core.spec import check_bool, check_int, check_number
 
 __all__ = [
     "load_digits", "load_fashion_mnist", "load_mnist", "read_idx", "write_idx", "find_dataset",
@@ -566,7 +566,7 @@ class _ChecksumError(DataError):
 def _progress_bar(label, total):
     import progressbar
 
-    from .callbacks import CurrentStderr
+    from ..core.callbacks import CurrentStderr
     max_value = int(total) if total else progressbar.UnknownLength
     return progressbar.DataTransferBar(max_value=max_value, prefix=f"{label} ", fd=CurrentStderr())
 

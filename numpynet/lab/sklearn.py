@@ -44,10 +44,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted
 
-from . import callbacks as _callbacks
-from .config import as_float_dtype
-from .model import DFN, Sequential, dfn_layers
-from .spec import check_number
+from ..core import callbacks as _callbacks
+from ..core.config import as_float_dtype
+from ..core.model import DFN, Sequential, dfn_layers
+from ..core.spec import check_number
 
 try:  # scikit-learn >= 1.6
     from sklearn.utils.validation import validate_data as _sk_validate_data

@@ -22,7 +22,7 @@ import os
 
 import numpy as np
 
-from .tracing import _SHIFT_PARAMS
+from ..core.tracing import _SHIFT_PARAMS
 
 #: Written by :func:`save_grid_figures`, in this order (``reg_penalty.png`` when the histories have ``reg_penalty``,
 #: which every grid run logs).
@@ -261,7 +261,7 @@ def gradient_flow(history, path=None, title=None, params=None):
     ``params``: which weights to draw — parameter names ("W") or full names ("dense_1/W"); default every weight
     except biases (b, beta).
     """
-    from .errors import DataError
+    from ..core.errors import DataError
     history = getattr(history, "history", history)
     norms = _series(history, "grad_norm")
     if not norms:
@@ -355,7 +355,7 @@ def weight_distributions(model_or_models, path=None, params=("W",), bins=61, tit
     ±the ``quantile`` of |w| of all models (the share beyond is noted); counts are on a log axis so that L1's
     spike at zero and the tails both show. Each panel notes the share of |w| < 1e-3 and the mean |w|.
     """
-    from .errors import DataError
+    from ..core.errors import DataError
     models = _named_models(model_or_models)
     if not models:
         raise DataError("weight_distributions: argument 'model_or_models' is empty")

@@ -8,11 +8,11 @@ its shape.
 
 from __future__ import annotations
 
-from . import layers as L
-from .errors import SpecError
-from .graph import Input
-from .model import Model
-from .spec import check_number
+from ..core import layers as L
+from ..core.errors import SpecError
+from ..core.graph import Input
+from ..core.model import Model
+from ..core.spec import check_number
 
 #: (output channels, stride) of the 16 bottleneck blocks, expansion 6 each
 BLOCKS = ((24, 1), (24, 2), (32, 1), (32, 2), (32, 1), (64, 1), (64, 2), (64, 1), (64, 1), (96, 1), (96, 1),

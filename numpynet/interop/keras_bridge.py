@@ -47,14 +47,14 @@ import warnings
 
 import numpy as np
 
-from . import activations as _activations
-from . import constraints as _constraints
-from . import initializers as _initializers
-from . import losses as _losses
-from . import optimizers as _optimizers
-from . import regularizers as _regularizers
-from . import schedules as _schedules
-from .errors import SpecError
+from ..core import activations as _activations
+from ..core import constraints as _constraints
+from ..core import initializers as _initializers
+from ..core import losses as _losses
+from ..core import optimizers as _optimizers
+from ..core import regularizers as _regularizers
+from ..core import schedules as _schedules
+from ..core.errors import SpecError
 
 __all__ = ["to_keras", "from_keras", "compare", "Comparison", "configure_tensorflow", "keras_dtype",
            "keras_activation",
@@ -450,7 +450,7 @@ def keras_dtype(dtype):
 
 def _is_graph(model):
     """True for a functional :class:`~numpynet.Model`; a Sequential (DFN included) becomes a ``keras.Sequential``."""
-    from .model import Sequential
+    from ..core.model import Sequential
     return not isinstance(model, Sequential)
 
 
@@ -809,7 +809,7 @@ def _check_channels_last(layer, config):
 
 def _np_layer(layer):
     """numpynet layer for one Keras layer (weights are copied by :func:`from_keras`)."""
-    from . import layers as _nl
+    from ..core import layers as _nl
     kind = type(layer).__name__
     config = layer.get_config()
     _check_channels_last(layer, config)
@@ -964,7 +964,7 @@ def from_keras(keras_model, seed=None):
     them.
     """
     keras = _keras()
-    from .model import Sequential
+    from ..core.model import Sequential
     if not isinstance(keras_model, keras.Sequential):
         if _is_functional(keras_model):
             return _from_keras_graph(keras_model, seed)
@@ -999,8 +999,8 @@ def _from_keras_graph(keras_model, seed):
     """Replay a functional Keras model's calls on numpynet layers: a depth-first walk back from the outputs that
     converts every tensor after the tensors it is computed from."""
     keras = _keras()
-    from .graph import Input
-    from .model import Model
+    from ..core.graph import Input
+    from ..core.model import Model
     dtype, weights = _keras_dtype_of(keras_model)
     kinputs, koutputs = list(keras_model.inputs), list(keras_model.outputs)
     tensors = {}   # id(Keras tensor) -> numpynet SymbolicTensor

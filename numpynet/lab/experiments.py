@@ -40,15 +40,15 @@ import time
 
 import numpy as np
 
-from . import activations as _activations
+from ..core import activations as _activations
+from ..core import initializers as _initializers
+from ..core import layers as _layers
+from ..core import optimizers as _optimizers
+from ..core import regularizers as _regularizers
+from ..core.config import as_float_dtype
+from ..core.errors import DataError, SpecError
+from ..core.spec import check_choice, check_number, parse_call
 from . import datasets as _datasets
-from . import initializers as _initializers
-from . import layers as _layers
-from . import optimizers as _optimizers
-from . import regularizers as _regularizers
-from .config import as_float_dtype
-from .errors import DataError, SpecError
-from .spec import check_choice, check_number, parse_call
 
 __all__ = ["Config", "Data", "GridResults", "Preset", "PRESETS", "DATASETS", "ARCHITECTURES", "make_config",
            "make_configs", "build_model", "load_data", "to_image_size", "train_config", "run_grid", "fast_mode"]
@@ -386,7 +386,7 @@ def build_model(config, n_classes, input_shape=None):
     ``Dense(h, no bias) → BatchNormalization → Activation`` per hidden layer (normalization before the
     nonlinearity, as in Ioffe & Szegedy; the bias is redundant because BN's β shifts the same way).
     """
-    from .model import DFN, Sequential, dfn_layers
+    from ..core.model import DFN, Sequential, dfn_layers
     config = make_config(config)
     if config.architecture == "mobilenet_v2":
         return _build_mobilenet(config, n_classes, input_shape)
@@ -586,7 +586,7 @@ def train_config(config, data, verbose=0, return_model=False, callbacks=None, gr
     :class:`~numpynet.callbacks.RegularizationLogger`) and a copy of the weights the sparsity columns describe
     (:func:`kernel_weights`); with ``return_model`` also ``"model"``.
     """
-    from .callbacks import RegularizationLogger
+    from ..core.callbacks import RegularizationLogger
     config = make_config(config)
     data = as_data(data)
     model = build_model(config, data.n_classes, data.X_train.shape)
@@ -615,7 +615,7 @@ def train_config(config, data, verbose=0, return_model=False, callbacks=None, gr
            "seconds": seconds,
            "params": int(model.count_params())}
     if grad_stats:
-        from .tracing import penalty_share
+        from ..core.tracing import penalty_share
         row["penalty_share"] = penalty_share(history)
     out = {"config": config, "row": row, "history": history, "weights": weights}
     if return_model:
@@ -663,7 +663,7 @@ def first_kernel(model):
 
 
 def _grad_stats(enabled):
-    from .callbacks import GradientStats
+    from ..core.callbacks import GradientStats
     return [GradientStats()] if enabled else []
 
 
@@ -715,7 +715,7 @@ def _grid_bar(n):
     """A progressbar2 bar on stderr over the grid's configurations (finished / total, ETA)."""
     import progressbar
 
-    from .callbacks import CurrentStderr
+    from ..core.callbacks import CurrentStderr
     widgets = ["grid ", progressbar.Counter(), f"/{n} configurations ", progressbar.Bar(), " ", progressbar.ETA()]
     return progressbar.ProgressBar(max_value=n, widgets=widgets, fd=CurrentStderr()).start()
 

@@ -22,8 +22,8 @@ import time
 
 import numpy as np
 
-from .callbacks import _plural
-from .errors import DataError, ShapeError, SpecError
+from ..core.callbacks import _plural
+from ..core.errors import DataError, ShapeError, SpecError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 #: gradcheck passes when every parameter's relative error is below this.
@@ -219,7 +219,7 @@ def cmd_train(args):
         plot_history(out["history"], args.plot, title=f"{data.name}: {config.spec}")
         print(f"curves saved to {args.plot}")
     if args.grad_stats:
-        from .tracing import format_gradient_stats
+        from ..core.tracing import format_gradient_stats
         print(f"\ngradient statistics of the last epoch (on its last batch):\n{format_gradient_stats(out['history'])}")
     if out_dir is not None:
         print("wrote " + ", ".join(_save_run(out, data, out_dir, gradient_figure=args.grad_stats)))
@@ -338,11 +338,11 @@ def _where(args, n_configs):
 
 
 def cmd_gradcheck(args):
-    from . import gradcheck
+    from ..core import gradcheck
     from .experiments import Config, build_model
     rng = np.random.default_rng(args.seed)
     if args.model:
-        from .io import load_model
+        from ..core.io import load_model
         model = load_model(args.model)
         if not model.built:
             raise DataError(f"{args.model!r} holds a model that was never built; its input shape is unknown")
@@ -389,7 +389,7 @@ class _LossCounter:
         self.bar = None
 
     def __enter__(self):
-        from .callbacks import CurrentStderr, is_interactive
+        from ..core.callbacks import CurrentStderr, is_interactive
         stream = CurrentStderr()
         total = 2 * self.entries
         if is_interactive(stream) and total:

@@ -1,0 +1,1 @@
+"""Interop with other frameworks: ``keras_bridge`` (TensorFlow/Keras, imported lazily)."""
