@@ -13,7 +13,7 @@ help:
 	@echo "make test       install .[test] into ./.venv and run the whole test suite (TensorFlow parity included)"
 	@echo "make bench      side-by-side timing against PyTorch / Keras / scikit-learn"
 	@echo "make notebooks  execute the notebooks in fast mode"
-	@echo "make notebooks-full  execute them at full size and keep the outputs (what is committed; ~30 min)"
+	@echo "make notebooks-full  sync them with their .py (jupytext), execute at full size, keep the outputs (~30 min)"
 	@echo "make lint       ruff"
 	@echo "make mutate     mutation testing of the core modules with mutmut (slow, not in CI; MODULES=\"spec io\" for some)"
 
@@ -50,6 +50,7 @@ notebooks: $(STAMP)
 	if ls notebooks/*.ipynb >/dev/null 2>&1; then NUMPYNET_FAST=1 $(PY) -m pytest -q --nbmake notebooks; fi
 
 notebooks-full: $(STAMP)
+	$(PY) -m jupytext --sync notebooks/*.ipynb
 	$(PY) notebooks/run_full.py
 
 MUTATE := $(VENV)/.numpynet-mutate-installed

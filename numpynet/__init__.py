@@ -23,31 +23,32 @@ import importlib.machinery
 import sys
 
 from .core import (
-                   activations,
-                   callbacks,
-                   config,
-                   constraints,
-                   data,
-                   errors,
-                   gradcheck,
-                   graph,
-                   initializers,
-                   io,
-                   layers,
-                   losses,
-                   metrics,
-                   model,
-                   optimizers,
-                   regularizers,
-                   schedules,
-                   spec,
-                   tracing,
-                   training,
+    activations,
+    callbacks,
+    config,
+    constraints,
+    data,
+    errors,
+    gradcheck,
+    graph,
+    initializers,
+    io,
+    layers,
+    losses,
+    metrics,
+    model,
+    optimizers,
+    regularizers,
+    schedules,
+    spec,
+    tracing,
+    training,
 )
 from .core.config import floatx, set_floatx
 from .core.errors import DataError, ShapeError, SpecError
-from .core.graph import Input, SymbolicTensor
+from .core.graph import SymbolicTensor
 from .core.io import load_model, save_model
+from .core.layers import Input
 from .core.model import DFN, Model, Sequential
 from .core.regularizers import L1, L1L2, L2, RegularizerBase
 from .core.tracing import trace  # the function nn.trace (the module is numpynet.tracing)
@@ -60,8 +61,6 @@ _PARTS = {"core": ["activations", "callbacks", "config", "constraints", "data", 
                    "schedules", "spec", "tracing", "training"],
           "lab": ["applications", "cli", "datasets", "experiments", "plots", "sklearn"],
           "interop": ["keras_bridge"]}
-_LAYER_MODULES = ["activation_layers", "base", "conv", "core", "depthwise", "merge", "noise", "normalization",
-                  "reshaping"]
 
 
 class _ShortNames:
@@ -73,17 +72,25 @@ class _ShortNames:
 
     _targets = {f"{__name__}.{name}": f"{__name__}.{part}.{name}" for part, names in _PARTS.items()
                 for name in names}
-    _targets.update({f"{__name__}.layers.{name}": f"{__name__}.core.layers.{name}" for name in _LAYER_MODULES})
+
+    @classmethod
+    def _real_name(cls, fullname):
+        """``numpynet.layers.conv`` → ``numpynet.core.layers.conv`` (submodules of packages too), else None."""
+        head, dot, rest = fullname.partition(".")
+        if head != __name__ or not rest:
+            return None
+        short = f"{head}.{rest.split('.')[0]}"
+        return cls._targets[short] + fullname[len(short):] if short in cls._targets else None
 
     @classmethod
     def find_spec(cls, fullname, path=None, target=None):
-        if fullname not in cls._targets:
+        if cls._real_name(fullname) is None:
             return None
         return importlib.machinery.ModuleSpec(fullname, cls)
 
     @classmethod
     def create_module(cls, spec):
-        module = importlib.import_module(cls._targets[spec.name])
+        module = importlib.import_module(cls._real_name(spec.name))
         spec.loader_state = module.__spec__     # the import system is about to overwrite it with the short one
         return module
 
@@ -93,9 +100,10 @@ class _ShortNames:
 
 
 sys.meta_path.insert(0, _ShortNames)
-for _short, _real in _ShortNames._targets.items():
-    if _real in sys.modules:
-        sys.modules[_short] = sys.modules[_real]
+for _name, _module in list(sys.modules.items()):      # what is imported already gets its short name now
+    _short = _name.replace(".core.", ".", 1).replace(".lab.", ".", 1).replace(".interop.", ".", 1)
+    if _short != _name and _ShortNames._real_name(_short) == _name:
+        sys.modules[_short] = _module
 
 
 def __getattr__(name):

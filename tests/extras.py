@@ -7,8 +7,9 @@ import os
 import pytest
 
 
-def require(module):
-    """``module`` imported; skipped (or, under NUMPYNET_REQUIRE_EXTRAS, an ImportError) when it is missing."""
+def require(module, extra="dist"):
+    """``module`` imported; skipped (or, under NUMPYNET_REQUIRE_EXTRAS, an ImportError) when it is missing.
+    ``extra`` names the setup.cfg extra that installs it (shown in the skip reason)."""
     if os.environ.get("NUMPYNET_REQUIRE_EXTRAS"):
         return importlib.import_module(module)
-    return pytest.importorskip(module, reason=f"{module} is an optional extra (pip install -e .[dist])")
+    return pytest.importorskip(module, reason=f"{module} is an optional extra (pip install -e .[{extra}])")

@@ -1,12 +1,17 @@
 """Tests for numpynet.datasets: the IDX reader/writer, load_digits, the Fashion-MNIST/MNIST search order and the
 (fake, file://) download. Nothing here touches the network: every dataset is a few small IDX files written to
-tmp_path, and the download mirrors are monkeypatched to file:// URLs."""
+tmp_path, the download mirrors are monkeypatched to file:// URLs, and pooch's HTTP downloader to one that copies
+them (pooch itself still streams, verifies and renames)."""
 
 import gzip
 import hashlib
 import io
 import os
 import re
+import subprocess
+import sys
+import urllib.parse
+import urllib.request
 import warnings
 
 import numpy as np
@@ -46,7 +51,15 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.setattr(datasets, "DPKG_INFO_DIR", str(tmp_path / "dpkg-absent"))
     dead = (tmp_path / "no-mirror").as_uri() + "/"
     monkeypatch.setattr(datasets, "MIRRORS", {"fashion-mnist": (dead,), "mnist": (dead,)})
+    monkeypatch.setattr(datasets, "_downloader", lambda filename: copy_file_url)
     return tmp_path
+
+
+def copy_file_url(url, output_file, pooch):
+    """Stands in for pooch's HTTP downloader (same call): copies a file:// URL into ``output_file``."""
+    with open(urllib.request.url2pathname(urllib.parse.urlparse(url).path), "rb") as src, \
+            open(output_file, "wb") as out:
+        out.write(src.read())
 
 
 def digest_of(path, algorithm="sha256"):
@@ -480,14 +493,45 @@ def test_fetch_is_atomic_on_interruption(isolated, monkeypatch):
     target = isolated / "target"
     target.mkdir()
 
-    def broken_bar(label, total):
+    def interrupted(url, output_file, pooch):
+        with open(output_file, "wb") as out:
+            out.write(b"\x1f\x8b partial")
         raise KeyboardInterrupt  # interrupted mid-download
 
-    monkeypatch.setattr(datasets, "_progress_bar", broken_bar)
+    monkeypatch.setattr(datasets, "_downloader", lambda filename: interrupted)
     with pytest.raises(KeyboardInterrupt):
         datasets._fetch(url + "train-labels-idx1-ubyte.gz", str(target), "train-labels-idx1-ubyte.gz",
                         digest_of(isolated / "mirror" / "train-labels-idx1-ubyte.gz"))
     assert os.listdir(target) == []
+
+
+def test_downloads_use_pooch_imported_only_to_download(monkeypatch):
+    code = ("import sys, numpynet as nn; nn.datasets.load_digits(); from numpynet import experiments, cli; "
+            "print('pooch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+    import pooch
+    downloader = datasets._downloader("train-images-idx3-ubyte.gz")
+    assert isinstance(downloader, pooch.HTTPDownloader)
+    assert downloader.kwargs["timeout"] == datasets.DOWNLOAD_TIMEOUT
+    drawn = []
+
+    class Bar:
+        def update(self, value):
+            drawn.append(value)
+
+        def finish(self):
+            drawn.append("done")
+
+    monkeypatch.setattr(datasets, "_progress_bar", lambda label, total: drawn.append((label, total)) or Bar())
+    bar = downloader.progressbar            # driven the way pooch drives it: total, update(chunk)..., reset, close
+    bar.total = 2500
+    for _ in range(3):
+        bar.update(1024)
+    bar.reset()
+    bar.update(2500)
+    bar.close()
+    assert drawn == [("train-images-idx3-ubyte.gz", 2500), 1024, 2048, 2500, 2500, "done"]
 
 
 def test_find_dataset_unknown_name():

@@ -667,3 +667,110 @@ def test_compare_notes_arrays_that_are_zero_up_to_rounding(bridge, keras, float6
     assert table["after step before_bn/b"]["note"] == "zero up to rounding"
     assert not table["after step before_bn/W"]["note"] and not table["grad before_bn/b"]["note"]
     assert table.worst_rel < 1e-10, table.format()
+
+
+# ============================================================================================ the tables
+
+# one non-default instance of every numpynet layer class of the layer table
+TABLE_LAYERS = {
+    "Dense": lambda L: L.Dense(3, activation="tanh", use_bias=False, kernel_initializer="he_normal",
+                               kernel_regularizer="l2(l2=0.5)", kernel_constraint="non_neg"),
+    "Activation": lambda L: L.Activation("relu"),
+    "Flatten": lambda L: L.Flatten(),
+    "Conv2D": lambda L: L.Conv2D(2, (3, 2), strides=(2, 1), padding="same", dilation_rate=1, activation="relu",
+                                 bias_regularizer="l1(l1=0.25)"),
+    "MaxPool2D": lambda L: L.MaxPool2D(pool_size=(2, 3), strides=(1, 2), padding="same"),
+    "AveragePooling2D": lambda L: L.AveragePooling2D(pool_size=2, strides=1),
+    "GlobalAveragePooling2D": lambda L: L.GlobalAveragePooling2D(keepdims=True),
+    "BatchNormalization": lambda L: L.BatchNormalization(momentum=0.875, epsilon=0.0625, center=False,
+                                                         gamma_regularizer="l2(l2=0.25)"),
+    "Dropout": lambda L: L.Dropout(0.25, noise_shape=(None, 1, 4), seed=3),
+    "AlphaDropout": lambda L: L.AlphaDropout(0.125, seed=2),
+    "GaussianNoise": lambda L: L.GaussianNoise(0.5, seed=1),
+    "GaussianDropout": lambda L: L.GaussianDropout(0.25, seed=4),
+    "DepthwiseConv2D": lambda L: L.DepthwiseConv2D(3, depth_multiplier=2, padding="same",
+                                                   depthwise_constraint="max_norm(max_value=3.0)"),
+    "SeparableConv2D": lambda L: L.SeparableConv2D(4, 3, activation="relu6", pointwise_initializer="lecun_normal"),
+    "ZeroPadding2D": lambda L: L.ZeroPadding2D(((1, 0), (0, 2))),
+    "ReLU": lambda L: L.ReLU(max_value=6.0, negative_slope=0.125, threshold=0.5),
+    "Reshape": lambda L: L.Reshape((4, -1)),
+    "Add": lambda L: L.Add(),
+    "Subtract": lambda L: L.Subtract(),
+    "Multiply": lambda L: L.Multiply(),
+    "Average": lambda L: L.Average(),
+    "Concatenate": lambda L: L.Concatenate(axis=1),
+}
+
+
+def test_the_layer_table_reads_both_ways():
+    from numpynet.interop.keras_bridge import layers as table
+    assert set(TABLE_LAYERS) == set(table._LAYERS)
+    # one numpynet class per Keras class: no alias keys (they could never match type(layer).__name__)
+    assert sorted(table._LAYERS_BACK.values()) == sorted(table._LAYERS)
+    for name, (_, args) in table._LAYERS.items():
+        layer = TABLE_LAYERS[name](nn.layers)
+        assert type(layer).__name__ == name
+        assert [key for key in args if not hasattr(layer, key)] == [], name
+
+
+@pytest.mark.parametrize("name", sorted(TABLE_LAYERS))
+def test_every_table_layer_converts_to_keras_and_back(bridge, keras, name):
+    from numpynet.interop.keras_bridge import layers as table
+    layer = TABLE_LAYERS[name](nn.layers)
+    klayer = bridge.keras_layer(layer)
+    assert type(klayer).__name__ == table._LAYERS[name][0]
+    back = table._np_layer(klayer)
+    assert type(back) is type(layer) and back.name == klayer.name
+    for key in table._LAYERS[name][1]:
+        ours, again = getattr(layer, key), getattr(back, key)
+        if table._converters(key):
+            assert str(again) == str(ours), (name, key)
+        else:
+            assert again == ours, (name, key)
+
+
+def test_from_keras_names_an_unknown_layer(bridge, keras):
+    kmodel = keras.Sequential([keras.Input((3, 4)), keras.layers.LayerNormalization(name="norm")])
+    with pytest.raises(SpecError, match=r"layer 'norm \(LayerNormalization\)' is not supported.*supported: "
+                                        r"Activation, .*MaxPooling2D"):
+        bridge.from_keras(kmodel)
+
+
+def test_from_keras_refuses_keras_only_options_that_are_on(bridge, keras):
+    for klayer, option in [(keras.layers.Conv2D(4, 3, groups=2), "groups"),
+                           (keras.layers.BatchNormalization(synchronized=True), "synchronized")]:
+        kmodel = keras.Sequential([keras.Input((5, 5, 4)), klayer])
+        with pytest.raises(SpecError, match=f"option {option}="):
+            bridge.from_keras(kmodel)
+
+
+def test_weightless_frozen_layer_and_keepdims_noise_shape_round_trip(bridge, keras, float64):
+    from numpynet.layers import Conv2D, Dropout, GlobalAveragePooling2D
+    model = nn.Sequential([Conv2D(4, 3, activation="relu"), Dropout(0.5, noise_shape=(None, 1, 1, 4)),
+                           GlobalAveragePooling2D(keepdims=True), Flatten(), Dense(2)], seed=0, dtype="float64")
+    model.compile(optimizer="sgd", loss="mse")
+    X = np.random.default_rng(6).normal(size=(3, 5, 5, 2))
+    model.build(X.shape)
+    kmodel = bridge.to_keras(model)
+    assert kmodel.layers[2].keepdims and tuple(kmodel.layers[1].noise_shape) == (None, 1, 1, 4)
+    np.testing.assert_allclose(kmodel.predict(X, verbose=0), model.predict(X), rtol=1e-12)
+    kmodel.layers[3].trainable = False          # Flatten has no weights: nothing to freeze, nothing refused
+    back = bridge.from_keras(kmodel)
+    assert back.layers[2].keepdims and back.layers[1].noise_shape == (None, 1, 1, 4)
+    np.testing.assert_allclose(back.predict(X), model.predict(X), rtol=1e-12)
+
+
+def test_keras_dtype_restores_a_mixed_policy(bridge, keras):
+    with bridge.keras_dtype("float32"):
+        keras.config.set_dtype_policy("mixed_float16")
+        with bridge.keras_dtype("float64"):
+            assert keras.layers.Dense(2).dtype_policy.name == "float64"
+        assert keras.config.dtype_policy().name == "mixed_float16" and keras.config.floatx() == "float32"
+    assert keras.config.dtype_policy().name != "mixed_float16"
+
+
+def test_the_bridge_uses_no_private_keras_module():
+    import pathlib
+    package = pathlib.Path(nn.__file__).parent / "interop" / "keras_bridge"
+    for path in package.glob("*.py"):
+        assert "keras.src" not in path.read_text(), path.name

@@ -130,7 +130,7 @@ def test_params_are_stored_unchanged_and_validated_in_fit(blobs):
     X, y = blobs
     clf = DFNClassifier(hidden_dims=[8, 4], regularizer="l2(lambd=0.01)", epochs=0)   # no error yet
     assert clf.get_params()["hidden_dims"] == [8, 4] and clf.get_params()["regularizer"] == "l2(lambd=0.01)"
-    with pytest.raises(ValueError, match="'epochs' must be >= 1"):
+    with pytest.raises(ValueError, match="'epochs' must be an integer >= 1"):
         clf.fit(X, y)
     bad = [("batch_size", 0), ("dropout", 1.0), ("validation_fraction", 1.5), ("patience", -1),
            ("hidden_dims", (4, 0)), ("hidden_dims", "wide"), ("early_stopping", "yes"), ("dtype", "int32")]

@@ -213,3 +213,51 @@ def test_float_values_round_trip_exactly():
 def test_a_keyword_given_twice_is_refused():
     with pytest.raises(SpecError, match="'lambd' is given twice"):
         nn.regularizers.get("l2(lambd=0.1, lambd=0.2)")
+
+
+# ---------------------------------------------------------------------------------------------------- "+" terms
+
+def test_parse_terms_splits_the_top_level_plus_chain():
+    terms = spec.parse_terms(" L2(lambd=0.01) +dropout(0.2)+ batchnorm ")
+    assert [(t.name, t.args, t.kwargs) for t in terms] == [("l2", (), {"lambd": 0.01}), ("dropout", (0.2,), {}),
+                                                           ("batchnorm", (), {})]
+    assert [t.text for t in terms] == ["L2(lambd=0.01)", "dropout(0.2)", "batchnorm"]
+    # a "+" inside a literal belongs to it; one term is a list of one
+    assert [t.text for t in spec.parse_terms("a(1e+4, k=(1, +2))+b")] == ["a(1e+4, k=(1, +2))", "b"]
+    assert spec.parse_terms("none") == [spec.Term("none", (), {}, "none")]
+    assert spec.parse_terms("a+" * 200 + "a")[-1].name == "a"      # long chains: a loop, not recursion
+
+
+@pytest.mark.parametrize("text, words", [
+    ("l2+", ["empty part"]), ("+l2", ["empty part"]), ("a++b", ["empty part"]), ("", ["empty"]),
+    ("a - b", ["arithmetic"]), ("a + (b + c)", ["arithmetic"]), ("a * b", ["arithmetic"]),
+    ("a + 1", ["name or a call"]), ("a + -b", ["name or a call"]), ("a + b.c", ["attribute"]),
+    ("__import__('os').system('ls') + a", ["plain name"]), ("a + f(g())", ["literals"]),
+    ("a + (lambda: 0)()", ["plain name"]), ("a + b(**k)", ["unpacking"]), ("a + b[0]", ["indexing"]),
+    ("a + b(k=1, k=2)", ["twice"]), ("a +\x00b", ["cannot parse"]), ("a +" + "(" * 300 + "b" + ")" * 300, ["long"]),
+    ("a + " * 200 + "a", ["at most"]), ("a + b(" + "[" * 6 + "]" * 6 + ")", ["nested"]),
+])
+def test_parse_terms_refuses_hostile_and_broken_text(text, words):
+    with pytest.raises(SpecError) as info:
+        spec.parse_terms(text)
+    for word in words:
+        assert word in str(info.value)
+
+
+def test_parse_terms_is_never_evaluated(monkeypatch):
+    called = []
+    monkeypatch.setattr("builtins.eval", lambda *a, **k: called.append(a))
+    monkeypatch.setattr("builtins.exec", lambda *a, **k: called.append(a))
+    assert spec.parse_terms("a + b(1)")[1].args == (1,)
+    assert spec.parse_terms("a + __import__('os')")[1] == ("__import__", ("os",), {}, "__import__('os')")  # a name
+    with pytest.raises(SpecError):
+        spec.parse_terms("a + __import__('os').system('ls')")
+    assert called == []
+
+
+def test_parse_terms_known_names_suggest_the_closest():
+    with pytest.raises(SpecError, match=r"unknown name 'dropot'.*Did you mean 'dropout'\?.*Known: dropout, l2"):
+        spec.parse_terms("l2 + dropot(0.2)", known={"l2", "dropout"})
+    assert [t.name for t in spec.parse_terms("L2 + Dropout", known={"l2", "dropout"})] == ["l2", "dropout"]
+    with pytest.raises(SpecError, match="a spec must be a string"):
+        spec.parse_terms(["l2"])

@@ -26,6 +26,8 @@ TESTS_OF = {
     "numpynet.core.losses": ("test_losses", "test_metrics", "test_mutation_kills_losses"),
     "numpynet.core.optimizers": ("test_optimizers", "test_schedules", "test_mutation_kills_optimizers"),
     "numpynet.core.io": ("test_safety_io", "test_model", "test_mutation_kills_io"),
+    "numpynet.core.saving": ("test_safety_io", "test_model", "test_mutation_kills_io"),
+    "numpynet.core.serialization": ("test_safety_io", "test_model", "test_mutation_kills_io"),
     "numpynet.core.layers": LAYERS,
 }
 

@@ -26,6 +26,7 @@ import warnings
 import numpy as np
 
 from .errors import SpecError
+from .progress import CurrentStderr, format_logs, is_interactive
 from .spec import check_int, check_number
 
 
@@ -255,53 +256,6 @@ class CSVLogger(Callback):
         self._file.close()
 
 
-def _format_logs(logs):
-    return " - ".join(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}" for k, v in logs.items())
-
-
-class CurrentStderr:
-    """Writes to whatever ``sys.stderr`` is *now*.
-
-    progressbar2 swaps ``sys.stderr`` for the stream it saw when it was first imported; under pytest, Jupyter or
-    any redirection that stream may since have been replaced or closed. Looking it up at each write avoids that.
-    """
-
-    def write(self, text):
-        return sys.stderr.write(text)
-
-    def flush(self):
-        sys.stderr.flush()
-
-    def isatty(self):
-        return getattr(sys.stderr, "isatty", lambda: False)()
-
-    def fileno(self):
-        return sys.stderr.fileno()
-
-    @property
-    def encoding(self):
-        return getattr(sys.stderr, "encoding", "utf-8")
-
-
-def is_interactive(stream):
-    """Whether ``stream`` redraws a line in place: a terminal, a Jupyter notebook, or ``PROGRESSBAR_IS_TERMINAL=1``.
-
-    This is progressbar2's own detection (``progressbar.env.is_terminal``: Jupyter's kernel variables, an ANSI
-    ``TERM`` on a tty, the environment override, then ``isatty()``), so the bar and this test never disagree.
-    """
-    try:
-        from progressbar import env
-        return bool(env.is_terminal(stream))
-    except (ImportError, AttributeError):   # progressbar2 < 4.3 kept it in utils
-        from progressbar import utils
-        return bool(utils.is_terminal(stream))
-
-
-def _plural(n, word):
-    """``"1 epoch"``, ``"3 epochs"``."""
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
 class ProgressBar(Callback):
     """Progress of ``fit`` with ``verbose=1``: a progressbar2 bar per epoch where it can be redrawn, else one line.
 
@@ -355,7 +309,7 @@ class ProgressBar(Callback):
         if self.bar is not None:
             self.bar.finish()
             self.bar = None
-        print(f"Epoch {epoch + 1}/{self.epochs} - {_format_logs(logs or {})}", file=self.stream, flush=True)
+        print(f"Epoch {epoch + 1}/{self.epochs} - {format_logs(logs or {})}", file=self.stream, flush=True)
 
 
 class EpochLogger(Callback):
@@ -366,12 +320,7 @@ class EpochLogger(Callback):
         self.stream = stream or sys.stdout
 
     def on_epoch_end(self, epoch, logs=None):
-        print(f"Epoch {epoch + 1}/{self.epochs} - {_format_logs(logs or {})}", file=self.stream, flush=True)
-
-
-def average(values, weights):
-    """Weighted mean (Keras's epoch loss: batch losses weighted by batch size)."""
-    return float(np.dot(values, weights) / np.sum(weights))
+        print(f"Epoch {epoch + 1}/{self.epochs} - {format_logs(logs or {})}", file=self.stream, flush=True)
 
 
 # ================================================================================== Keras's other callbacks

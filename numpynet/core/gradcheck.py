@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import SpecError
 from .spec import check_int, check_number
 
 TINY = 1e-12
@@ -151,37 +152,53 @@ def check_regularizer(regularizer, w, eps=1e-6):
     return GradReport({"W": relative_error(reg.grad(w), numerical_gradient(lambda: float(reg.loss(w)), w, eps))})
 
 
-def check_model(model, X, y, eps=1e-6, training=False, max_entries=None):
+def check_model(model, X, y, eps=1e-6, training=False, max_entries=None, progress=None):
     """Check ``model.compute_gradients`` — total loss (data + penalties) — against central differences.
 
     The check runs in float64 (the model is switched to float64 for it and back to its own dtype afterwards;
     float32 → float64 → float32 is exact, so the weights come back unchanged). ``max_entries`` limits how many
-    entries of each parameter are perturbed (a seeded random subset) for big models. Returns a
-    :class:`GradReport`.
+    entries of each parameter are perturbed (a seeded random subset) for big models. ``progress``, if given, is
+    called as ``progress(done, total)`` after each of the ``total`` = 2 × (entries checked) loss evaluations (a
+    progress bar's hook; see :func:`count_entries`). Returns a :class:`GradReport`.
     """
     eps = _check_eps("check_model", eps)
     max_entries = check_int("check_model", "max_entries", max_entries, minimum=1, allow_none=True)
+    if progress is not None and not callable(progress):
+        raise SpecError(f"check_model: argument 'progress' must be a callable progress(done, total) or None, got "
+                        f"{type(progress).__name__}")
     model._require_compiled()
     model._prepare(X, y)          # bad X / y raise here, before the model is touched
     dtype = model.dtype
     model.to_dtype(np.float64)
     try:
-        return _check_model_float64(model, np.asarray(X, dtype=np.float64), y, eps, training, max_entries)
+        return _check_model_float64(model, np.asarray(X, dtype=np.float64), y, eps, training, max_entries,
+                                    progress)
     finally:
         model.to_dtype(dtype)
 
 
-def _check_model_float64(model, X, y, eps, training, max_entries):
+def count_entries(model, max_entries=None):
+    """How many weight entries :func:`check_model` perturbs (each costs two loss evaluations)."""
+    return sum(min(layer.params[key].size, max_entries or layer.params[key].size)
+               for layer, key in model._weight_slots() if key in layer.trainable_names)
+
+
+def _check_model_float64(model, X, y, eps, training, max_entries, progress):
     _, grads = model.compute_gradients(X, y, training=training)
     rng = np.random.default_rng(0)
     errors = {}
+    evaluations = [0, 2 * count_entries(model, max_entries)]
     for (layer, key), g in zip(model._weight_slots(), grads):
         if key not in layer.trainable_names:
             continue   # moving statistics and frozen weights have no gradient
         name, w = f"{layer.name}/{key}", layer.params[key]
 
         def total():
-            return float(model.compute_loss(X, y, training=training))
+            value = float(model.compute_loss(X, y, training=training))
+            if progress is not None:
+                evaluations[0] += 1
+                progress(*evaluations)
+            return value
         if max_entries is None or w.size <= max_entries:
             errors[name] = relative_error(g, numerical_gradient(total, w, eps))
             continue

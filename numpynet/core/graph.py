@@ -17,7 +17,6 @@ Both walks use an explicit stack, so a chain of thousands of layers needs no rec
 from __future__ import annotations
 
 from .errors import ShapeError, SpecError
-from .layers.base import Layer, registry, sample_shape
 
 
 class SymbolicTensor:
@@ -165,34 +164,3 @@ def check_shape_compatible(layer, expected, got):
                                         for e, g in zip(expected[1:], got[1:])):
         shown = tuple("batch" if e is None else e for e in expected)
         raise ShapeError(f"layer {layer.name!r} was built for inputs of shape {shown}, got {tuple(got)}")
-
-
-# ---------------------------------------------------------------------------------------------------- inputs
-
-@registry.register("input_layer", "inputlayer")
-class InputLayer(Layer):
-    """The source of a graph: holds the input's shape (batch axis excluded); passes data through unchanged."""
-
-    def __init__(self, shape, name=None):
-        super().__init__(name=name)
-        self.shape = sample_shape(shape, "Input", "shape")
-
-    def compute_output_shape(self, input_shape):
-        return (None,) + self.shape
-
-    def forward(self, x, training=False):
-        return x
-
-    def backward(self, dy):
-        return dy
-
-
-def Input(shape, name=None):
-    """A symbolic input of ``shape`` (without the batch axis), as ``keras.Input``: ``x = nn.Input((32, 32, 1))``."""
-    layer = InputLayer(shape, name=name)
-    node = Node(layer, [])
-    layer._inbound_nodes.append(node)
-    layer.built = True
-    layer.input_shape = layer.output_shape = (None,) + layer.shape
-    node.output = SymbolicTensor(layer.output_shape, node, name or "input")
-    return node.output

@@ -1,12 +1,9 @@
-"""Saving and loading models as ``.npz`` (arrays) + JSON (architecture, training configuration, random streams).
+"""Loading models saved as ``.npz`` (arrays) + JSON (architecture, training configuration, random streams).
 
 Nothing is pickled and nothing is executed on load: the JSON names layers, optimizers and losses by their
-registered spec names, and the arrays are read with ``allow_pickle=False``.
-
-**Saving** is atomic: the file is written to a uniquely named temporary file in the target directory, flushed to
-disk, then moved over the target with :func:`os.replace`. Concurrent saves to one path leave one complete file
-(the last to finish); a failed or interrupted save (an exception, Ctrl-C, a full disk) removes its temporary file
-and leaves the old file as it was.
+registered spec names, and the arrays are read with ``allow_pickle=False``. :func:`save_model` (atomic writes) lives
+in :mod:`numpynet.core.saving` and is re-exported here; turning a config dict into a model is
+:mod:`numpynet.core.serialization`'s part.
 
 **Loading** never allocates more than the file justifies and never raises anything but :class:`DataError` for a
 bad file (:class:`SpecError` for a bad argument):
@@ -15,9 +12,9 @@ bad file (:class:`SpecError` for a bad argument):
    (``__config__``, ``weight/<i>``, ``optimizer/...``), stored uncompressed and lying inside the file, before any
    entry is read;
 2. the config (at most :data:`MAX_CONFIG_CHARS` characters) is parsed, and the weight shapes the model it describes
-   will have are computed *without allocating them*; each weight entry's ``.npy`` header must declare exactly that
-   shape, the model's dtype and a size that matches the entry; a file that lacks weights its config declares is
-   refused;
+   will have are computed *without allocating them* (its layers are built with ``Layer.shapes_only``); each weight
+   entry's ``.npy`` header must declare exactly that shape, the model's dtype and a size that matches the entry; a
+   file that lacks weights its config declares is refused;
 3. only then is the model built, and the arrays read (their CRCs checked).
 
 The file also records the state of every random generator of the model (shuffling, the model's stream that
@@ -34,21 +31,17 @@ import math
 import os
 import re
 import struct
-import tempfile
 import zipfile
 import zlib
 
 import numpy as np
 
 from .errors import DataError, ShapeError, SpecError
-
-FORMAT = "numpynet-model"
-VERSION = 1
+from .saving import FORMAT, VERSION, _check_path, save_model
+from .serialization import UnknownLayerError, config_tensors, model_from_config
 
 #: Longest config JSON accepted (characters); a real config is a few kB, MobileNetV2's about 60 kB.
 MAX_CONFIG_CHARS = 4_000_000
-#: Most layers (or graph nodes, or DFN hidden layers) a config may declare; MobileNetV2 has about 160.
-MAX_LAYERS = 10_000
 #: Longest ``.npy`` header read (NumPy writes < 200 bytes; its own reader refuses > 10,000 by default).
 MAX_NPY_HEADER = 10_000
 #: Bit generators whose state a file may restore (NumPy's; ``default_rng`` uses PCG64).
@@ -62,129 +55,6 @@ _OPTIMIZER_ENTRY = re.compile(r"optimizer/([A-Za-z_][A-Za-z0-9_]{0,63})(?:/(0|[1
 _FILE_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, KeyError, TypeError,
                 AttributeError, IndexError, ArithmeticError, RecursionError, NotImplementedError, struct.error,
                 zlib.error, RuntimeError, UnicodeError)
-
-
-class UnknownLayerError(DataError, SpecError):
-    """A saved model names a layer class that is neither registered nor in ``custom_objects``.
-
-    The file cannot be loaded as asked (a :class:`DataError`), and the remedy is an argument,
-    ``custom_objects={name: TheClass}`` (a :class:`SpecError`), so it is both."""
-
-
-# ============================================================================================================ save
-
-def save_model(model, path):
-    """Write ``model`` to ``path`` (a ``.npz`` file): config JSON, every weight, the optimizer state and the
-    random generators' states.
-
-    The write is atomic (temporary file in the same directory, ``fsync``, ``os.replace``): readers see the old
-    file or the new one, never a mixture; on any failure the temporary file is removed and the old file is kept.
-    A path that is a directory, or whose directory does not exist, is a :class:`SpecError` before anything is
-    written.
-    """
-    target = _check_path(path, "save_model")
-    if os.path.isdir(target):
-        raise SpecError(f"save_model: argument 'path' must be a file name such as 'model.npz', got {target!r}, "
-                        f"which is a directory")
-    directory = os.path.dirname(os.path.abspath(target))
-    if not os.path.isdir(directory):
-        raise SpecError(f"save_model: argument 'path' {target!r} is in directory {directory!r}, which does not "
-                        f"exist; create it first")
-    header = {"format": FORMAT, "version": VERSION, "model": model.get_config(),
-              "random_state": _generator_states(model)}
-    arrays = {"__config__": np.array(json.dumps(header, allow_nan=False))}
-    for i, w in enumerate(model.get_weights()):
-        arrays[f"weight/{i}"] = w    # saved in its own dtype: float64 weights stay float64, bit for bit
-    if model.optimizer is not None and model.built:
-        for key, value in model.optimizer.get_state().items():
-            arrays[f"optimizer/{key}"] = np.asarray(value)
-    _atomic_write(target, directory, arrays)
-
-
-def _check_path(path, owner):
-    if isinstance(path, bytes):
-        path = os.fsdecode(path)
-    if not isinstance(path, (str, os.PathLike)):
-        raise SpecError(f"{owner}: argument 'path' must be a file path (str or os.PathLike), got "
-                        f"{type(path).__name__}")
-    path = os.fspath(path)
-    if isinstance(path, bytes):
-        path = os.fsdecode(path)
-    if not path:
-        raise SpecError(f"{owner}: argument 'path' must not be empty")
-    return path
-
-
-def _atomic_write(target, directory, arrays):
-    # A unique name per call: concurrent savers never share (or delete) each other's temporary file.
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(target) + ".", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        # mkstemp creates the file readable by its owner only; keep the permissions a plain open() would give.
-        with contextlib.suppress(OSError):
-            os.chmod(tmp, _file_mode(target))
-        os.replace(tmp, target)
-    except BaseException:      # also KeyboardInterrupt/SystemExit: no temporary file may survive a failed save
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_directory(directory)
-
-
-def _file_mode(target):
-    try:
-        return os.stat(target).st_mode & 0o777
-    except OSError:
-        return 0o666 & ~_umask()
-
-
-def _umask():
-    # os.umask can only be read by setting it, which races with other threads; Linux shows it in /proc.
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0o022
-
-
-def _fsync_directory(directory):
-    """Make the rename itself durable (POSIX); best effort, not all systems can open a directory."""
-    flags = getattr(os, "O_DIRECTORY", None)
-    if flags is None:
-        return
-    try:
-        dfd = os.open(directory, os.O_RDONLY | flags)
-    except OSError:
-        return
-    try:
-        os.fsync(dfd)
-    except OSError:
-        pass
-    finally:
-        os.close(dfd)
-
-
-def _generator_states(model):
-    """``{"shuffle": state, "model": state, "layers": [[index, state], ...]}`` of every distinct generator."""
-    shared = {id(g) for g in (getattr(model, "_shuffle_rng", None), getattr(model, "_init_rng", None))}
-    out = {}
-    for key, attr in (("shuffle", "_shuffle_rng"), ("model", "_init_rng")):
-        gen = getattr(model, attr, None)
-        if isinstance(gen, np.random.Generator):
-            out[key] = gen.bit_generator.state
-    own = []
-    for i, layer in enumerate(model.layers):
-        gen = getattr(layer, "_rng", None)
-        if isinstance(gen, np.random.Generator) and id(gen) not in shared:
-            own.append([i, gen.bit_generator.state])
-    out["layers"] = own
-    return out
 
 
 # ============================================================================================================ load
@@ -407,18 +277,8 @@ def _plan(config, custom_objects, label):
     """Compute, without allocating a single weight, the shapes of the weights the config's model will have."""
     def run():
         from .config import as_float_dtype
-        cls = config.get("class")
-        if cls not in ("Sequential", "DFN", "Model"):
-            raise DataError(f"model class must be 'Sequential', 'DFN' or 'Model', got {cls!r}")
+        inputs, outputs = config_tensors(config, custom_objects)
         dtype = np.dtype(as_float_dtype(config.get("dtype")))
-        for key in ("layers", "nodes"):
-            value = config.get(key)
-            if value is not None and (not isinstance(value, list) or len(value) > MAX_LAYERS):
-                raise DataError(f"'{key}' must be a list of at most {MAX_LAYERS} entries")
-        if cls == "Model":
-            inputs, outputs = _graph_tensors(config, custom_objects)
-        else:
-            inputs, outputs = _chain_tensors(config, custom_objects)
         weights, trainable = _dry_build(inputs, outputs, dtype) if inputs else ([], [])
         compile_cfg = config.get("compile")
         optimizer = None
@@ -429,117 +289,17 @@ def _plan(config, custom_objects, label):
     return _guard(label, "bad model config", run)
 
 
-def _layer(spec, custom_objects):
-    """A layer from its JSON entry, constructed only (no weights)."""
-    from .layers.base import registry
-    from .model import layer_from_json
-    if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
-        raise DataError(f"a layer entry must be an object with a 'name', got {spec!r:.200}")
-    name = spec["name"]
-    if name not in custom_objects and name not in registry:
-        raise UnknownLayerError(f"unknown layer {name!r}: pass custom_objects={{{name!r}: TheClass}} or register "
-                                f"the class with @nn.layers.register({name!r})")
-    if not isinstance(spec.get("config", {}), (dict, type(None))):
-        raise DataError(f"the config of layer {name!r} must be an object, got {spec['config']!r:.200}")
-    return layer_from_json(spec, custom_objects)
-
-
-def _sample_shape(value, what):
-    if not isinstance(value, list) or not value or len(value) > 32 or not all(
-            d is None or (isinstance(d, int) and not isinstance(d, bool) and 0 < d < 2 ** 62) for d in value):
-        raise DataError(f"{what} must be a list of positive integers (or null), got {value!r:.200}")
-    return tuple(value)
-
-
-def _chain_tensors(config, custom_objects):
-    """Sequential/DFN as a chain of symbolic calls on throw-away layers: ([input], [output]) or ([], [])."""
-    from .graph import Input, InputLayer
-    if config["class"] == "DFN":
-        from .model import model_from_config
-        dfn = config.get("dfn")
-        if not isinstance(dfn, dict):
-            raise DataError("a DFN config needs a 'dfn' object")
-        hidden = dfn.get("hidden_dims")
-        if not isinstance(hidden, list) or len(hidden) > MAX_LAYERS:
-            raise DataError(f"'hidden_dims' must be a list of at most {MAX_LAYERS} sizes, got {hidden!r:.200}")
-        # The DFN's own constructor makes its layers; without an input shape it builds (allocates) nothing.
-        layers = list(model_from_config(dict(config, input_shape=None)).layers)
-        hint = None
-    else:
-        layers, hint = [], None
-        for spec in config.get("layers") or []:
-            layer = _layer(spec, custom_objects)
-            if isinstance(layer, InputLayer):
-                if layers or hint is not None:
-                    raise DataError("an input layer can only come first in a Sequential model")
-                hint = layer.shape       # as Sequential.add: an input layer fixes the input shape
-                continue
-            layers.append(layer)
-    shape = config.get("input_shape")
-    if hint is not None:
-        sample = hint
-    elif shape is None:
-        return [], []
-    else:
-        sample = _sample_shape(shape, "'input_shape'")[1:]
-    if not layers:
-        raise DataError("the model has an input shape but no layers")
-    inp = x = Input(sample)
-    for layer in layers:
-        x = layer(x)
-    return [inp], [x]
-
-
-def _graph_tensors(config, custom_objects):
-    """A graph Model's recorded calls replayed on throw-away layers (symbolic: shapes only, nothing built)."""
-    from .graph import Input
-    layers = {}
-    for spec in config.get("layers") or []:
-        layer = _layer(spec, custom_objects)
-        if layer.name in layers:
-            raise DataError(f"two layers are named {layer.name!r}")
-        layers[layer.name] = layer
-    tensors, inputs = {}, []
-    entries = config.get("inputs")
-    if not isinstance(entries, list) or not entries or len(entries) > MAX_LAYERS:
-        raise DataError("'inputs' must be a non-empty list")
-    for entry in entries:
-        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-            raise DataError(f"an input entry must be an object with a 'name' and a 'shape', got {entry!r:.200}")
-        t = Input(_sample_shape(entry.get("shape"), f"the shape of input {entry['name']!r}"), name=entry["name"])
-        tensors[(entry["name"], 0)] = t
-        inputs.append(t)
-    counts = {}
-    for node in config.get("nodes") or []:
-        if not isinstance(node, dict) or node.get("layer") not in layers or not isinstance(node.get("inputs"), list):
-            raise DataError(f"a node must name a layer of the model and list its inputs, got {node!r:.200}")
-        args = [tensors[_ref(ref)] for ref in node["inputs"]]
-        layer = layers[node["layer"]]
-        k = counts.get(node["layer"], 0)
-        counts[node["layer"]] = k + 1
-        tensors[(node["layer"], k)] = layer(args if layer.multi_input else args[0])
-    outputs = config.get("outputs")
-    if not isinstance(outputs, list) or not outputs:
-        raise DataError("'outputs' must be a non-empty list")
-    return inputs, [tensors[_ref(ref)] for ref in outputs]
-
-
-def _ref(ref):
-    if not (isinstance(ref, list) and len(ref) == 2 and isinstance(ref[0], str) and isinstance(ref[1], int)):
-        raise DataError(f"a tensor reference must be [layer name, call number], got {ref!r:.200}")
-    return (ref[0], ref[1])
-
-
 def _dry_build(inputs, outputs, dtype):
     """([(name, shape)] of every weight in get_weights() order, [shape] of the trainable ones), found by building
     each layer with an ``add_weight`` that records the shape and returns a zero-stride view of one zero."""
-    from .graph import InputLayer, walk
+    from .graph import walk
+    from .layers import InputLayer
     execution, order = walk(inputs, outputs)
     for node in execution:
         layer = node.layer
         if node.is_input or getattr(layer, "_dry_built", False):
             continue
-        layer.add_weight = _shape_recorder(layer, dtype)    # instance attribute: only this throw-away object
+        layer.shapes_only = True          # a throw-away layer: its weights are zero-stride views (no memory)
         layer.dtype = dtype.type
         shapes = [t.shape for t in node.inputs]
         layer.build(shapes if layer.multi_input else shapes[0])
@@ -551,20 +311,6 @@ def _dry_build(inputs, outputs, dtype):
         weights += [(f"{layer.name}/{key}", tuple(value.shape)) for key, value in layer.params.items()]
         trainable += [tuple(layer.params[key].shape) for key in layer.trainable_names]
     return weights, trainable
-
-
-def _shape_recorder(layer, dtype):
-    def add_weight(name, shape, initializer="zeros", regularizer=None, constraint=None, trainable=True):
-        dims = tuple(shape)
-        if not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 0 for d in dims):
-            raise ShapeError(f"layer {layer.label!r}: weight {name!r} would have shape {dims}")
-        # Zero strides: every element is the same single zero, so even a (40000000, 40000000) shape costs nothing.
-        value = np.lib.stride_tricks.as_strided(np.zeros(1, dtype), shape=dims, strides=(0,) * len(dims))
-        layer.params[name] = value
-        if trainable and layer.trainable:
-            layer.trainable_names.append(name)
-        return value
-    return add_weight
 
 
 def _check_weights(zf, entries, plan, label):
@@ -625,7 +371,6 @@ def _check_optimizer_entries(zf, entries, plan, label):
 
 
 def _build(config, custom_objects):
-    from .model import model_from_config
     return model_from_config(config, custom_objects or None)
 
 

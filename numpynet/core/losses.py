@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import DataError, ShapeError
+from .inputs import as_numeric_array
 from .spec import Configurable, Registry, check_bool, check_number, to_json
 
 __all__ = ["Loss", "SoftmaxCrossEntropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
@@ -36,19 +37,6 @@ EPSILON = 1e-7
 
 
 # ==================================================================================================== targets
-
-def as_numeric_array(value, name):
-    """``value`` as a numeric (or bool) ndarray, or a DataError naming the argument ``name``."""
-    try:
-        arr = np.asarray(value)
-    except (TypeError, ValueError) as exc:
-        raise DataError(f"argument {name!r} cannot be converted to an array: {exc}") from None
-    if arr.dtype.kind not in "biuf":      # bool, signed, unsigned, float (dtype.kind: no issubdtype cost)
-        what = "real numbers (complex values would lose their imaginary part)" if arr.dtype.kind == "c" else \
-            "numeric"
-        raise DataError(f"argument {name!r} must be {what}, got dtype {arr.dtype}")
-    return arr
-
 
 def _first(mask):
     """Index of the first True entry of ``mask`` as a tuple of ints (for error messages)."""

@@ -108,26 +108,18 @@ def _bare_number_message(kind, given_name, args):
             f"b·Σw² (Keras's L1L2(a, b), no ½ on b); for the textbook ½·λ·Σw² use l2(lambd=λ)")
 
 
+def _explain_positional(cls, name, args):
+    """``Registry.build``'s hook: the spec ``l2(0.01)`` is refused with the message that shows both conventions.
+    (The generic "takes at most 0 positional arguments" would not tell a Keras user why, or what to write.)"""
+    return _bare_number_message(cls.spec_name, name, args)
+
+
 def _refuse_positional(kind, args):
     if args:
         raise SpecError(_bare_number_message(kind, kind.upper(), args))
 
 
-class _RegularizerRegistry(Registry):
-    """The regularizer registry: refuses a bare number in ``l1``/``l2``/``l1l2`` specs with both spellings.
-
-    (The generic :meth:`Registry.build` would only say "takes at most 0 positional arguments", which does not tell
-    a Keras user why ``l2(0.01)`` is refused or what to write instead.)
-    """
-
-    def build(self, name, args=(), kwargs=None):
-        cls = self.lookup(name)
-        if args and getattr(cls, "_keyword_strengths", False):
-            raise SpecError(f"regularizer {_bare_number_message(cls.spec_name, name, tuple(args))}")
-        return super().build(name, args, kwargs)
-
-
-registry = _RegularizerRegistry("regularizer", RegularizerBase, allow_none=True)
+registry = Registry("regularizer", RegularizerBase, allow_none=True)
 
 
 def _one_strength(owner, pairs, default):
@@ -156,7 +148,7 @@ class L2(RegularizerBase):
     :class:`SpecError`: the two conventions differ by a factor of two, so the keyword must say which.
     """
 
-    _keyword_strengths = True   # the registry refuses "l2(0.01)" with both spellings
+    explain_positional = classmethod(_explain_positional)   # the registry refuses "l2(0.01)" with both spellings
 
     def __init__(self, *args, lambd=None, l2=None):
         _refuse_positional("l2", args)
@@ -192,7 +184,7 @@ class L1(RegularizerBase):
     (``L1(0.01)``) is refused like ``L2(0.01)``, so that no regularizer strength is ever read without its keyword.
     """
 
-    _keyword_strengths = True
+    explain_positional = classmethod(_explain_positional)
 
     def __init__(self, *args, lambd=None, l1=None):
         _refuse_positional("l1", args)
@@ -227,7 +219,7 @@ class L1L2(RegularizerBase):
     ``l2=`` here is Keras's λ·Σw² and never the textbook ½·λ·Σw².
     """
 
-    _keyword_strengths = True
+    explain_positional = classmethod(_explain_positional)
 
     def __init__(self, *args, l1=0.0, l2=0.0):
         _refuse_positional("l1l2", args)

@@ -18,6 +18,7 @@ and equality by configuration.
 from __future__ import annotations
 
 import ast
+import collections
 import difflib
 import inspect
 import math
@@ -88,6 +89,13 @@ def parse_call(text):
 
     The name is lower-cased (names are case-insensitive). Raises :class:`SpecError` for anything else.
     """
+    text, body = _expression(text)
+    return _call_of(body, text)
+
+
+def _expression(text):
+    """The stripped ``text`` and the body of its ``ast`` expression tree; a SpecError for anything that is not a
+    string of at most MAX_SPEC_LENGTH characters holding one Python expression."""
     if not isinstance(text, str):
         raise SpecError(f"a spec must be a string, got {type(text).__name__}")
     text = text.strip()
@@ -101,7 +109,11 @@ def parse_call(text):
         detail = getattr(exc, "msg", None) or str(exc) or type(exc).__name__
         raise SpecError(f"cannot parse spec {text!r}: {detail}; expected name or name(arg, key=value, ...)") \
             from None
-    body = tree.body
+    return text, tree.body
+
+
+def _call_of(body, text):
+    """``(name, args, kwargs)`` of one expression node: a bare name or a call of one with literal arguments."""
     if isinstance(body, ast.Name):
         return body.id.lower(), (), {}
     if not isinstance(body, ast.Call):
@@ -117,6 +129,40 @@ def parse_call(text):
             raise SpecError(f"keyword {kw.arg!r} is given twice in spec {text!r}")
         kwargs[kw.arg] = _literal(kw.value, text)
     return body.func.id.lower(), args, kwargs
+
+
+#: One term of :func:`parse_terms`: the lower-cased name, positional and keyword arguments, and its own source text.
+Term = collections.namedtuple("Term", "name args kwargs text")
+
+
+def parse_terms(text, known=None):
+    """Parse ``"a + b(k=1) + c"`` into a list of :data:`Term` ``(name, args, kwargs, text)``, one per term.
+
+    The text is one expression: a chain of ``+`` at its top level, each term a bare name or a call with literal
+    arguments, checked like :func:`parse_call` (a ``+`` inside an argument, as in ``b(1e+4)``, belongs to that
+    literal). Nothing is evaluated; ``a - b``, ``a + (b + c)``, ``+a`` or an empty term is a :class:`SpecError`.
+    ``known``: the accepted names (lower case); another name is a SpecError naming the closest match.
+    """
+    if isinstance(text, str) and "+" in (text.strip()[:1], text.strip()[-1:]):   # "+a", "a +": nothing on one side
+        raise SpecError(f"empty part in spec {text.strip()[:MAX_SPEC_LENGTH]!r}: a '+' needs a term on each side, "
+                        f"e.g. 'a + b(k=1)'")
+    text, body = _expression(text)
+    nodes = []
+    while isinstance(body, ast.BinOp) and isinstance(body.op, ast.Add):   # a + b + c = (a + b) + c
+        nodes.append(body.right)
+        body = body.left
+    nodes.append(body)
+    terms = []
+    for node in reversed(nodes):
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.UAdd):
+            raise SpecError(f"empty part in spec {text!r}: two '+' in a row; expected e.g. 'a + b(k=1)'")
+        name, args, kwargs = _call_of(node, text)
+        if known is not None and name not in known:
+            close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.5)
+            hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            raise SpecError(f"unknown name {name!r} in spec {text!r}.{hint} Known: {', '.join(sorted(known))}")
+        terms.append(Term(name, args, kwargs, ast.get_source_segment(text, node)))
+    return terms
 
 
 def parse(text):
@@ -157,29 +203,23 @@ def format_spec(name, config):
 
 # ---------------------------------------------------------------------------------------------------- validation
 
-def check_number(owner, arg, value, *, minimum=None, maximum=None, strict=False, integer=False,
-                 allow_none=False):
-    """Validate one numeric hyper-parameter and return it as float (or int), else raise :class:`SpecError`.
+def check_number(owner, arg, value, *, minimum=None, maximum=None, strict=False, allow_none=False):
+    """Validate one real hyper-parameter and return it as a finite float, else raise :class:`SpecError`
+    (integers are :func:`check_int`'s: a count is never a float).
 
     ``strict`` makes the bounds exclusive. The message names the owner, the argument, what was expected and
     what came.
     """
     if value is None and allow_none:
         return None
-    kind = "an integer" if integer else "a number"
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise SpecError(f"{owner}: argument '{arg}' must be {kind}, got {value!r} ({type(value).__name__})")
-    if integer:
-        if isinstance(value, float) and not value.is_integer():
-            raise SpecError(f"{owner}: argument '{arg}' must be {kind}, got {value!r}")
-        value = int(value)
-    else:
-        try:
-            value = float(value)
-        except OverflowError:      # an int such as 10**400 has no float
-            value = math.inf if value > 0 else -math.inf
-        if not math.isfinite(value):
-            raise SpecError(f"{owner}: argument '{arg}' must be finite, got {value!r}")
+        raise SpecError(f"{owner}: argument '{arg}' must be a number, got {value!r} ({type(value).__name__})")
+    try:
+        value = float(value)
+    except OverflowError:      # an int such as 10**400 has no float
+        value = math.inf if value > 0 else -math.inf
+    if not math.isfinite(value):
+        raise SpecError(f"{owner}: argument '{arg}' must be finite, got {value!r}")
     if minimum is not None and (value < minimum or (strict and value == minimum)):
         op = ">" if strict else ">="
         raise SpecError(f"{owner}: argument '{arg}' must be {op} {minimum}, got {value!r}")
@@ -369,6 +409,9 @@ class Registry:
         accepts_var_kw = any(p.kind == p.VAR_KEYWORD for p in params)
         named = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
         positional = [p.name for p in params if p.kind == p.POSITIONAL_OR_KEYWORD]
+        explain = getattr(cls, "explain_positional", None)   # a class that says why it takes keywords only
+        if args and explain is not None:
+            raise SpecError(f"{self.family} {explain(name, tuple(args))}")
         if len(args) > len(positional):
             raise SpecError(f"{self.family} {cls.spec_name!r} takes at most {len(positional)} positional "
                             f"argument(s) ({', '.join(positional) or 'none'}), got {len(args)}")

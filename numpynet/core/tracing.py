@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import SpecError
+from .tables import text_table
 
 __all__ = ["trace", "Trace", "LayerRecord", "WeightRecord", "layer_formula", "norm", "gradient_stats", "unit_stats",
            "preactivation", "penalty_share", "format_gradient_stats", "SATURATION"]
@@ -219,7 +220,7 @@ class Trace:
     def __str__(self):
         parts = [self._title(), ""]
         for header, rows in (self.layer_rows(), self.weight_rows()):
-            parts += [_text_table(header, rows), ""]
+            parts += [text_table(header, rows), ""]
         return "\n".join(parts).rstrip()
 
     def __repr__(self):
@@ -258,13 +259,6 @@ def _num(value):
 
 def _md_escape(text):
     return str(text).replace("|", "\\|")
-
-
-def _text_table(header, rows):
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
-    line = "  ".join("-" * w for w in widths)
-    fmt = ["  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip() for cells in [header, *rows]]
-    return "\n".join([line, fmt[0], line, *fmt[1:], line])
 
 
 # ================================================================================================ the pass
@@ -334,62 +328,44 @@ def trace(model, X, y, training=False):
 
 
 def _recorded_pass(model, xs, ys, training):
-    """The model's own training-step arithmetic (forward, loss, backward of data loss + activity penalties), with
-    every layer's input, output and gradients copied on the way. Every layer computes dL/dx here, also the first
-    (whose dx the training step skips because nothing needs it), so that the trace shows dL/dX too."""
+    """The model's own training-step passes (forward, loss, backward of data loss + activity penalties) with a
+    ``record`` hook that copies every layer's input, output and gradients on the way. Every layer computes dL/dx
+    here, also the first (whose dx the training step skips because nothing needs it), so that the trace shows
+    dL/dX too."""
     steps = model._steps
     saved_flags = [(step, step.needs_input_grad, step.layer.needs_input_grad) for step in steps]
-    values = [None] * model._n_slots
-    values[:len(xs)] = xs
-    records = []
-    calls = {}
-    activity = 0.0
+    records, by_step, calls = [], {}, {}
+
+    def record(phase, step, a, b):
+        if phase == "backward":
+            by_step[id(step)].dy, by_step[id(step)].dx = _copy(a), _copy(b)
+            return
+        layer = step.layer
+        notes = ["returns the logits: the loss applies the activation (fused)"] \
+            if getattr(layer, "output_logits", False) else []
+        if layer.activity_regularizer is not None:
+            notes.append(f"activity penalty {layer.activity_regularizer}/N")
+        name = step.node.layer.name
+        rec = LayerRecord(name, type(layer).__name__, calls.get(name, 0), layer_formula(layer), _copy(a), _copy(b),
+                          None, None, "; ".join(notes))
+        calls[name] = calls.get(name, 0) + 1
+        records.append(rec)
+        by_step[id(step)] = rec
+
     try:
         for step in steps:
             step.needs_input_grad = step.layer.needs_input_grad = True
-        for step in steps:
-            layer = step.layer
-            args = [values[s] for s in step.in_slots]
-            x = args if layer.multi_input else args[0]
-            out = layer.forward(x, training=training)
-            values[step.out_slot] = out
-            note = ""
-            if getattr(layer, "output_logits", False):
-                note = "returns the logits: the loss applies the activation (fused)"
-            if layer.activity_regularizer is not None:
-                layer._activity_output = out
-                activity += float(layer.activity_regularizer.loss(out)) / out.shape[0]
-                note = "; ".join(filter(None, [note, f"activity penalty {layer.activity_regularizer}/N"]))
-            name = step.node.layer.name
-            records.append(LayerRecord(name, type(layer).__name__, calls.get(name, 0), layer_formula(layer),
-                                       _copy(x), _copy(out), None, None, note))
-            calls[name] = calls.get(name, 0) + 1
+        outs, activity = model._forward(xs, training, record=record)
         data_loss, douts = 0.0, []
-        for loss, s, t in zip(model._train_losses, model._output_slots, ys):
-            value, dout = loss.forward_backward(values[s], t)
+        for loss, out, t in zip(model._train_losses, outs, ys):
+            value, dout = loss.forward_backward(out, t)
             data_loss += float(value)
             douts.append(dout)
-        grads = [None] * model._n_slots
-        for s, d in zip(model._output_slots, douts):
-            grads[s] = d if grads[s] is None else grads[s] + d
-        for step, rec in zip(reversed(steps), reversed(records)):
-            layer = step.layer
-            dy, grads[step.out_slot] = grads[step.out_slot], None
-            if layer.activity_regularizer is not None:
-                a = layer._activity_output
-                da = layer.activity_regularizer.grad(a) / a.shape[0]
-                dy = da if dy is None else dy + da
-            if dy is None:     # an output nobody reads and no penalty: no gradient flows here
-                continue
-            dx = layer.backward(dy)
-            rec.dy, rec.dx = _copy(dy), _copy(dx)
-            for s, g in zip(step.in_slots, dx if layer.multi_input else [dx]):
-                if g is not None:
-                    grads[s] = g if grads[s] is None else grads[s] + g
+        model._backward(douts, record=record)
     finally:
         for step, flag, layer_flag in saved_flags:
             step.needs_input_grad, step.layer.needs_input_grad = flag, layer_flag
-    penalty = model.regularization_loss() + activity
+    penalty = model.regularization_loss() + float(activity)
     return records, float(data_loss), float(penalty)
 
 
@@ -514,11 +490,11 @@ def format_gradient_stats(history, epoch=-1):
     rows = [(name, _num(value(f"weight_norm/{name}")), _num(value(f"data_grad_norm/{name}")),
              _num(value(f"penalty_grad_norm/{name}")), _num(value(f"grad_norm/{name}")),
              f"{value(f'penalty_share/{name}'):.1%}") for name in names]
-    parts = [_text_table(header, rows)]
+    parts = [text_table(header, rows)]
     units = [(key.split("/", 1)[1], key.split("_share/")[0], value(key)) for key in history
              if key.startswith(("dead_share/", "saturated_share/"))]
     if units:
-        parts.append(_text_table(("layer", "units", "share"),
+        parts.append(text_table(("layer", "units", "share"),
                                  [(layer, "dead (ReLU)" if kind == "dead" else "saturated (|z| > 4)",
                                    f"{share:.1%}") for layer, kind, share in units]))
     return "\n\n".join(parts)

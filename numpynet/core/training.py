@@ -23,8 +23,9 @@ import warnings
 import numpy as np
 
 from . import callbacks as _callbacks
+from . import inference as _inference
 from .errors import DataError, ShapeError, SpecError
-from .losses import as_numeric_array
+from .inputs import as_numeric_array
 from .spec import check_bool, check_int, check_number
 
 __all__ = ["fit", "sample_weights", "check_verbose", "check_callbacks"]
@@ -319,9 +320,9 @@ def _train_epochs(model, source, cbs, history, validation, initial_epoch, epochs
             model.stop_training = True
             history.stopped_reason = msg
             break
-        logs = {"loss": _callbacks.average(np.add(data_losses, reg_losses), sizes),
-                "data_loss": _callbacks.average(data_losses, sizes),
-                "reg_loss": _callbacks.average(reg_losses, sizes)}
+        logs = {"loss": _inference.average(np.add(data_losses, reg_losses), sizes),
+                "data_loss": _inference.average(data_losses, sizes),
+                "reg_loss": _inference.average(reg_losses, sizes)}
         if epoch_outs:
             # metrics see probabilities, also when fused
             logs.update(model._metric_values([np.concatenate(c) for c in zip(*epoch_outs)],

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from ..core import layers as L
 from ..core.errors import SpecError
-from ..core.graph import Input
+from ..core.layers import Input
 from ..core.model import Model
-from ..core.spec import check_number
+from ..core.spec import check_int, check_number
 
 #: (output channels, stride) of the 16 bottleneck blocks, expansion 6 each
 BLOCKS = ((24, 1), (24, 2), (32, 1), (32, 2), (32, 1), (64, 1), (64, 2), (64, 1), (64, 1), (96, 1), (96, 1),
@@ -69,7 +69,7 @@ def mobilenet_v2(input_shape=(32, 32, 1), classes=10, regularizer=None, width=1.
     >>> model.compile(optimizer="sgd(lr=0.05, momentum=0.9)", loss="softmax_cross_entropy")
     """
     width = check_number("mobilenet_v2", "width", width, minimum=0.0, strict=True)
-    classes = check_number("mobilenet_v2", "classes", classes, minimum=1, integer=True)
+    classes = check_int("mobilenet_v2", "classes", classes, minimum=1)
     if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3:
         raise SpecError(f"mobilenet_v2: argument 'input_shape' must be (height, width, channels), got "
                         f"{input_shape!r}")

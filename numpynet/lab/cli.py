@@ -22,8 +22,8 @@ import time
 
 import numpy as np
 
-from ..core.callbacks import _plural
 from ..core.errors import DataError, ShapeError, SpecError
+from ..core.progress import plural as _plural
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 #: gradcheck passes when every parameter's relative error is below this.
@@ -389,7 +389,7 @@ class _LossCounter:
         self.bar = None
 
     def __enter__(self):
-        from ..core.callbacks import CurrentStderr, is_interactive
+        from ..core.progress import CurrentStderr, is_interactive
         stream = CurrentStderr()
         total = 2 * self.entries
         if is_interactive(stream) and total:

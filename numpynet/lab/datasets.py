@@ -12,281 +12,33 @@ int64 class labels.
   3. ``~/.numpynet/datasets/<name>/`` (the download cache);
   4. the data directory of the Debian package ``dataset-fashion-mnist`` (``/usr/share/datasets/fashion-mnist``;
      Fashion-MNIST only, MNIST has no Debian package);
-  5. a download of the four official ``.gz`` files into the cache of step 3 (checksums verified).
+  5. a download of the four official ``.gz`` files into the cache of step 3 with `pooch <https://www.fatiando.org/pooch>`_
+     (imported only then; each file's published checksum verified before it gets its final name).
 
   ``<name>`` is ``fashion-mnist`` or ``mnist``. Gzipped (``train-images-idx3-ubyte.gz``) and plain
   (``train-images-idx3-ubyte``) file names are both accepted.
 
-The IDX format (LeCun's MNIST format) is read by :func:`read_idx` with NumPy alone. A file is::
-
-    byte 0-1   0x00 0x00                      magic, part 1
-    byte 2     dtype code                     0x08 uint8, 0x09 int8, 0x0B int16, 0x0C int32, 0x0D float32, 0x0E float64
-    byte 3     ndim                           number of dimensions, >= 1
-    ndim x 4   big-endian uint32 sizes        d_1 ... d_ndim
-    payload    d_1 * ... * d_ndim big-endian items, row-major (C order), and nothing after them
+The files are read by :func:`read_idx` (:mod:`numpynet.lab.idx`: the IDX format, header first, bounded), and each
+header is checked against the dataset before its payload is read.
 """
 
 from __future__ import annotations
 
 import contextlib
-import gzip
-import hashlib
-import math
 import os
-import tempfile
-import urllib.request
 import warnings
-import zlib
 
 import numpy as np
 
 from ..core.config import as_float_dtype
 from ..core.errors import DataError, SpecError
 from ..core.spec import check_bool, check_int, check_number
+from .idx import IDX_DTYPES, MAX_IDX_BYTES, _describe_source, _read_idx, read_idx, write_idx
 
 __all__ = [
     "load_digits", "load_fashion_mnist", "load_mnist", "read_idx", "write_idx", "find_dataset",
-    "FASHION_MNIST_CLASSES", "MNIST_CLASSES",
+    "FASHION_MNIST_CLASSES", "MNIST_CLASSES", "IDX_DTYPES", "MAX_IDX_BYTES",
 ]
-
-# --------------------------------------------------------------------------------------------------------------
-# IDX reader / writer
-# --------------------------------------------------------------------------------------------------------------
-
-#: IDX dtype code -> big-endian NumPy dtype.
-IDX_DTYPES = {
-    0x08: np.dtype(">u1"),
-    0x09: np.dtype(">i1"),
-    0x0B: np.dtype(">i2"),
-    0x0C: np.dtype(">i4"),
-    0x0D: np.dtype(">f4"),
-    0x0E: np.dtype(">f8"),
-}
-_CODE_OF = {(dt.kind, dt.itemsize): code for code, dt in IDX_DTYPES.items()}
-_GZIP_MAGIC = b"\x1f\x8b"
-
-
-def _describe_source(source):
-    if isinstance(source, (str, bytes, os.PathLike)):
-        return repr(os.fsdecode(source))
-    name = getattr(source, "name", None)
-    return repr(name) if isinstance(name, str) else "<file object>"
-
-
-#: Largest payload :func:`read_idx` accepts unless told otherwise (bytes). MNIST's training images are 47 MB; the
-#: bound keeps a small corrupt or hostile file (a gzip bomb, a header declaring huge sizes) from allocating more.
-MAX_IDX_BYTES = 1 << 30
-#: Extra bytes after the payload counted for the error message (the rest is not read).
-_TRAILING_SHOWN = 1 << 16
-
-
-class _Prefixed:
-    """A binary stream whose first bytes were already read (to sniff the gzip magic): those first, then the rest."""
-
-    def __init__(self, prefix, raw):
-        self._prefix, self._raw = prefix, raw
-
-    def read(self, n=-1):
-        if n is None or n < 0:
-            out, self._prefix = self._prefix + self._raw.read(), b""
-            return out
-        head, self._prefix = self._prefix[:n], self._prefix[n:]
-        if len(head) < n:
-            rest = self._raw.read(n - len(head))
-            if not isinstance(rest, (bytes, bytearray, memoryview)):
-                raise TypeError(type(rest).__name__)
-            head += bytes(rest)
-        return head
-
-
-def _remaining_size(fh):
-    """Bytes left in a seekable plain stream, else None (gzip or pipes: unknown without reading)."""
-    try:
-        pos = fh.tell()
-        end = fh.seek(0, os.SEEK_END)
-        fh.seek(pos)
-        return end - pos
-    except (AttributeError, OSError, ValueError):
-        return None
-
-
-@contextlib.contextmanager
-def _idx_stream(source, label):
-    """(binary stream at the IDX header, compressed?, bytes left or None) for a path or file object, gunzipping lazily
-    when the content starts with the gzip magic (the name is not trusted: people gunzip and keep it)."""
-    if isinstance(source, (str, bytes, os.PathLike)):
-        try:
-            fh = open(source, "rb")
-        except OSError as exc:
-            raise DataError(f"cannot read IDX file {label}: {exc}") from exc
-    elif hasattr(source, "read"):
-        fh = None
-    else:
-        raise DataError(f"read_idx expects a path or a binary file object, got {type(source).__name__}")
-    raw = fh if fh is not None else source
-    try:
-        magic = raw.read(2)
-        if not isinstance(magic, (bytes, bytearray, memoryview)):
-            raise DataError(f"IDX file {label} must be opened in binary mode ('rb'), got {type(magic).__name__} data")
-        magic = bytes(magic)
-        if magic == _GZIP_MAGIC:
-            with gzip.GzipFile(fileobj=_Prefixed(magic, raw), mode="rb") as gz:
-                yield gz, True, None
-        else:
-            left = _remaining_size(raw)
-            yield _Prefixed(magic, raw), False, None if left is None else left + len(magic)
-    finally:
-        if fh is not None:
-            fh.close()
-
-
-def _read_upto(fh, n, label, compressed):
-    """Up to ``n`` bytes (fewer only at the end of the stream); gzip damage becomes a DataError."""
-    chunks, got = [], 0
-    try:
-        while got < n:
-            chunk = fh.read(min(n - got, _CHUNK_READ))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            got += len(chunk)
-    except (OSError, EOFError, zlib.error) as exc:
-        if compressed:
-            raise DataError(f"IDX file {label} is a corrupt or truncated gzip stream: {exc}") from exc
-        raise DataError(f"cannot read IDX file {label}: {exc}") from exc
-    return b"".join(chunks)
-
-
-def _fill(fh, buffer, label, compressed):
-    """Read exactly ``len(buffer)`` bytes into ``buffer`` (a writable byte view); returns how many came."""
-    got, n = 0, len(buffer)
-    try:
-        while got < n:
-            chunk = fh.read(min(n - got, _CHUNK_READ))
-            if not chunk:
-                break
-            buffer[got:got + len(chunk)] = chunk
-            got += len(chunk)
-    except (OSError, EOFError, zlib.error) as exc:
-        if compressed:
-            raise DataError(f"IDX file {label} is a corrupt or truncated gzip stream: {exc}") from exc
-        raise DataError(f"cannot read IDX file {label}: {exc}") from exc
-    return got
-
-
-_CHUNK_READ = 1 << 20
-
-
-def read_idx(path_or_fileobj, max_bytes=MAX_IDX_BYTES):
-    """Read one IDX file (plain or gzipped) into a NumPy array of native byte order.
-
-    Parameters
-    ----------
-    path_or_fileobj : str, os.PathLike or binary file object
-        The file. Gzip compression is detected from the content (bytes ``1f 8b``), not the name.
-    max_bytes : int
-        The largest payload accepted (default :data:`MAX_IDX_BYTES`, 1 GiB).
-
-    Returns
-    -------
-    numpy.ndarray
-        Shape ``(d_1, ..., d_ndim)`` from the header; dtype uint8, int8, int16, int32, float32 or float64.
-
-    Raises
-    ------
-    DataError
-        Bad magic number, unknown dtype code, a header shorter than its dimensions, a declared payload larger than
-        ``max_bytes``, or a payload whose size is not exactly ``prod(d) * itemsize`` bytes (truncated or trailing
-        bytes); the message says expected vs got.
-
-    The header is read and checked first; a gzip stream is then decompressed only up to the declared size (plus one
-    byte to detect trailing data), so a small file that declares or inflates to gigabytes is refused without
-    allocating them.
-    """
-    max_bytes = check_int("read_idx", "max_bytes", max_bytes, minimum=0)
-    return _read_idx(path_or_fileobj, _describe_source(path_or_fileobj), max_bytes)
-
-
-def _read_idx(source, label, max_bytes, check=None):
-    """read_idx with ``check(dtype, shape)``, called after the header and before the payload is read."""
-    with _idx_stream(source, label) as (fh, compressed, available):
-        head = _read_upto(fh, 4, label, compressed)
-        if len(head) < 4:
-            raise DataError(
-                f"IDX file {label} is too short for a header: expected at least 4 bytes, got {len(head)}")
-        zero0, zero1, code, ndim = head
-        if zero0 != 0 or zero1 != 0:
-            raise DataError(
-                f"IDX file {label} has a bad magic number: expected 0x00 0x00 <dtype code> <ndim>, "
-                f"got 0x{zero0:02X} 0x{zero1:02X} 0x{code:02X} 0x{ndim:02X}"
-            )
-        if code not in IDX_DTYPES:
-            known = ", ".join(f"0x{c:02X} ({dt.newbyteorder('=').name})" for c, dt in IDX_DTYPES.items())
-            raise DataError(f"IDX file {label} has an unknown dtype code 0x{code:02X}; known codes: {known}")
-        if ndim < 1:
-            raise DataError(f"IDX file {label} declares 0 dimensions; expected ndim >= 1")
-        header = 4 + 4 * ndim
-        dims = _read_upto(fh, 4 * ndim, label, compressed)
-        if len(dims) < 4 * ndim:
-            raise DataError(f"IDX file {label} is truncated in its header: {ndim} dimensions need {header} bytes, "
-                            f"got {4 + len(dims)}")
-        shape = tuple(int(d) for d in np.frombuffer(dims, dtype=">u4"))
-        dtype = IDX_DTYPES[code]
-        # Python ints: a corrupt header can declare sizes whose product overflows int64.
-        expected = math.prod(shape) * dtype.itemsize
-        name = dtype.newbyteorder("=").name
-        if available is not None and available - header != expected:
-            got = available - header
-            what = "truncated" if got < expected else "has extra bytes"
-            raise DataError(f"IDX file {label} {what}: shape {shape} of {name} needs a payload of {expected} bytes, "
-                            f"got {got} bytes")
-        if expected > max_bytes:
-            raise DataError(f"IDX file {label} declares shape {shape} of {name}, a payload of {expected} bytes; at "
-                            f"most {max_bytes} bytes are read (max_bytes)")
-        if check is not None:
-            check(dtype, shape)
-        data = np.empty(shape, dtype=dtype)
-        got = _fill(fh, memoryview(data.reshape(-1).view(np.uint8)), label, compressed)
-        if got < expected:
-            raise DataError(f"IDX file {label} truncated: shape {shape} of {name} needs a payload of {expected} "
-                            f"bytes, got {got} bytes")
-        extra = _read_upto(fh, _TRAILING_SHOWN, label, compressed)
-        if extra:
-            shown = f"{expected + len(extra)}" if len(extra) < _TRAILING_SHOWN else f"more than {expected + len(extra)}"
-            raise DataError(f"IDX file {label} has extra bytes: shape {shape} of {name} needs a payload of "
-                            f"{expected} bytes, got {shown} bytes")
-    # Native byte order: a copy only for multi-byte types (IDX is big-endian); uint8 images are returned as read.
-    return data.astype(dtype.newbyteorder("="), copy=False)
-
-
-def write_idx(path_or_fileobj, array):
-    """Write ``array`` as an IDX file; gzipped when the path ends in ``.gz``.
-
-    The dtype must be one IDX can hold (uint8, int8, int16, int32, float32, float64): nothing is converted
-    silently. ``read_idx(path)`` gives back an equal array (same shape and dtype).
-    """
-    array = np.asarray(array)
-    code = _CODE_OF.get((array.dtype.kind, array.dtype.itemsize))
-    if code is None:
-        raise DataError(
-            f"write_idx: IDX cannot store dtype {array.dtype}; expected one of uint8, int8, int16, int32, float32, "
-            f"float64 (convert explicitly, e.g. array.astype(np.int32))"
-        )
-    if not 1 <= array.ndim <= 255:
-        raise DataError(f"write_idx: IDX needs 1 to 255 dimensions, got an array of shape {array.shape}")
-    if any(d >= 2**32 for d in array.shape):
-        raise DataError(f"write_idx: every dimension must be < 2**32, got shape {array.shape}")
-    header = bytes((0, 0, code, array.ndim)) + np.asarray(array.shape, dtype=">u4").tobytes()
-    payload = np.ascontiguousarray(array, dtype=IDX_DTYPES[code]).tobytes()
-    blob = header + payload
-    if isinstance(path_or_fileobj, (str, bytes, os.PathLike)):
-        if os.fsdecode(path_or_fileobj).endswith(".gz"):
-            blob = gzip.compress(blob)
-        with open(path_or_fileobj, "wb") as fh:
-            fh.write(blob)
-    else:
-        path_or_fileobj.write(blob)
-
 
 # --------------------------------------------------------------------------------------------------------------
 # load_digits
@@ -295,7 +47,7 @@ def write_idx(path_or_fileobj, array):
 
 def _take_first(owner, arg, n, X, y):
     """The first ``n`` samples (all when n is None); asking for more than exist is a DataError."""
-    n = check_number(owner, arg, n, minimum=1, integer=True, allow_none=True)
+    n = check_int(owner, arg, n, minimum=1, allow_none=True)
     if n is None:
         return X, y
     if n > len(X):
@@ -339,7 +91,7 @@ def load_digits(test_size=0.25, seed=0, flatten=True, normalize=True, n_train=No
 
     owner = "load_digits"
     dtype = as_float_dtype(dtype)
-    seed = check_number(owner, "seed", seed, minimum=0, integer=True)
+    seed = check_int(owner, "seed", seed, minimum=0)
     flatten = check_bool(owner, "flatten", flatten)
     normalize = check_bool(owner, "normalize", normalize)
     bunch = _sk_load_digits()
@@ -347,8 +99,7 @@ def load_digits(test_size=0.25, seed=0, flatten=True, normalize=True, n_train=No
     n_classes = len(np.unique(y))
     if isinstance(test_size, (int, np.integer)) and not isinstance(test_size, bool):
         # A stratified split needs at least one sample of every class on each side.
-        test_size = check_number(owner, "test_size", test_size, minimum=n_classes, maximum=len(X) - n_classes,
-                                 integer=True)
+        test_size = check_int(owner, "test_size", test_size, minimum=n_classes, maximum=len(X) - n_classes)
     else:
         test_size = check_number(owner, "test_size", test_size, minimum=0.0, maximum=1.0, strict=True)
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=test_size, random_state=seed, stratify=y)
@@ -423,7 +174,6 @@ DPKG_INFO_DIR = "/var/lib/dpkg/info"
 #: Environment variable naming a directory that holds ``<name>/`` sub-directories.
 ENV_VAR = "NUMPYNET_DATA"
 DOWNLOAD_TIMEOUT = 60.0
-_CHUNK = 1 << 16
 
 
 def cache_dir(name):
@@ -555,59 +305,57 @@ def _not_found_message(name, looked, download=True):
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Downloading
+# Downloading (pooch)
 # --------------------------------------------------------------------------------------------------------------
-
-
-class _ChecksumError(DataError):
-    """A downloaded file whose digest differs from the published one."""
 
 
 def _progress_bar(label, total):
     import progressbar
 
-    from ..core.callbacks import CurrentStderr
+    from ..core.progress import CurrentStderr
     max_value = int(total) if total else progressbar.UnknownLength
     return progressbar.DataTransferBar(max_value=max_value, prefix=f"{label} ", fd=CurrentStderr())
 
 
-def _fetch(url, directory, filename, digest):
-    """Stream ``url`` to ``directory/filename`` through a temporary file, verify ``digest``, then rename.
+class _PoochBar:
+    """The progress-bar protocol pooch drives (``total`` set, then ``update(n)`` ..., ``reset()``, ``close()``),
+    drawn by a progressbar2 bar on stderr once the size is known."""
 
-    The rename (os.replace) is atomic, so an interrupted or corrupt download never leaves a file under the final
-    name that a later run would trust.
-    """
-    final = os.path.join(directory, filename)
-    if digest:
-        algorithm, _, expected = digest.partition(":")
-        hasher = hashlib.new(algorithm, usedforsecurity=False)
-    else:
+    def __init__(self, label):
+        self.label, self.total, self.done, self._bar = label, 0, 0, None
+
+    def update(self, n):
+        if self._bar is None:
+            self._bar = _progress_bar(self.label, self.total)
+        self.done += n
+        self._bar.update(min(self.done, self.total) if self.total else self.done)
+
+    def reset(self):
+        self.done = 0
+
+    def close(self):
+        if self._bar is not None:
+            self._bar.finish()
+
+
+def _downloader(filename):
+    """pooch's HTTP(S) downloader, with a progress bar for ``filename`` and :data:`DOWNLOAD_TIMEOUT`. (The tests
+    replace this function with one that serves ``file://`` mirrors: they never touch the network.)"""
+    import pooch
+    return pooch.HTTPDownloader(progressbar=_PoochBar(filename), timeout=DOWNLOAD_TIMEOUT)
+
+
+def _fetch(url, directory, filename, digest):
+    """Download ``url`` to ``directory/filename`` with :func:`pooch.retrieve`, which streams into a temporary file,
+    checks ``digest`` ("algorithm:hexdigest"; None: unverified) and only then renames it, so an interrupted or
+    corrupt download never leaves a file under the final name that a later run would trust."""
+    import pooch
+    if not digest:
         warnings.warn(f"no published checksum known for {filename}; downloading it unverified", stacklevel=2)
-        hasher = expected = None
-    fd, tmp = tempfile.mkstemp(prefix=f".{filename}.", suffix=".part", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as response:
-            bar = _progress_bar(filename, response.headers.get("Content-Length"))
-            done = 0
-            while chunk := response.read(_CHUNK):
-                out.write(chunk)
-                if hasher is not None:
-                    hasher.update(chunk)
-                done += len(chunk)
-                bar.update(done)
-            bar.finish()
-        if hasher is not None and hasher.hexdigest() != expected.lower():
-            raise _ChecksumError(
-                f"checksum mismatch for {filename} from {url}: expected {algorithm} {expected}, "
-                f"got {hasher.hexdigest()}"
-            )
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a cache is as readable as any downloaded file
-        os.replace(tmp, final)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        raise
-    return final
+    path = pooch.retrieve(url, known_hash=digest or None, fname=filename, path=directory,
+                          downloader=_downloader(filename))
+    os.chmod(path, 0o644)   # pooch's temporary file is 0600; a cache is as readable as any downloaded file
+    return path
 
 
 def _download_missing(name, directory):
@@ -617,20 +365,18 @@ def _download_missing(name, directory):
     except OSError as exc:
         raise DataError(f"cannot create the cache directory {directory}: {exc}") from exc
     _, missing = _find_files(directory)
-    bases = [base for base in IDX_FILES.values() if base + "[.gz]" in missing]
-    for base in bases:
+    for base in (base for base in IDX_FILES.values() if base + "[.gz]" in missing):
         filename = base + ".gz"
-        digest = CHECKSUMS.get(name, {}).get(filename)
         errors = []
         for mirror in MIRRORS[name]:
             url = mirror + filename
             try:
-                _fetch(url, directory, filename, digest)
+                _fetch(url, directory, filename, CHECKSUMS.get(name, {}).get(filename))
                 break
-            except _ChecksumError as exc:
-                errors.append(str(exc))
-            except (OSError, ValueError) as exc:  # URLError/HTTPError/timeouts are OSErrors; bad URLs ValueErrors
+            except OSError as exc:   # requests' errors (connection, HTTP status, timeout) are OSErrors too
                 errors.append(f"{url}: {exc}")
+            except ValueError as exc:   # pooch: the digest differs (the temporary file is already deleted)
+                errors.append(f"checksum mismatch for {filename} from {url}: {exc}")
         else:
             raise DataError(f"could not download {filename}: " + "; ".join(errors))
 
@@ -676,8 +422,8 @@ def _load_idx_dataset(name, path, flatten, normalize, n_train, n_test, dtype, do
     normalize = check_bool(owner, "normalize", normalize)
     download = check_bool(owner, "download", download)
     # Validate the counts before any I/O, so a typo does not cost a download.
-    check_number(owner, "n_train", n_train, minimum=1, integer=True, allow_none=True)
-    check_number(owner, "n_test", n_test, minimum=1, integer=True, allow_none=True)
+    check_int(owner, "n_train", n_train, minimum=1, allow_none=True)
+    check_int(owner, "n_test", n_test, minimum=1, allow_none=True)
     files = find_dataset(name, path=path, download=download)
     out = []
     for split, n in (("train", n_train), ("test", n_test)):
@@ -726,4 +472,3 @@ def load_mnist(path=None, flatten=True, normalize=True, n_train=None, n_test=Non
     Debian package, so that step is skipped).
     """
     return _load_idx_dataset("mnist", path, flatten, normalize, n_train, n_test, dtype, download)
-

@@ -19,7 +19,7 @@ The same grid leaves the machine on a Dask cluster (``pip install numpynet[dist]
     with dask_backend("tcp://scheduler:8786"):     # or dask_backend() for a LocalCluster on this machine
         search.fit(X, y)
 
-which is ``dask.distributed.Client(address)`` + ``joblib.parallel_backend("dask")``. Estimators travel to the
+which is ``dask.distributed.Client(address)`` + ``joblib.parallel_config(backend="dask")``. Estimators travel to the
 workers by pickle (joblib's and Dask's transport); files on disk are still written by :mod:`numpynet.io`, never
 pickled.
 
@@ -33,7 +33,6 @@ worker — gives the same weights.
 from __future__ import annotations
 
 import contextlib
-import functools
 import numbers
 
 import numpy as np
@@ -47,7 +46,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..core import callbacks as _callbacks
 from ..core.config import as_float_dtype
 from ..core.model import DFN, Sequential, dfn_layers
-from ..core.spec import check_number
+from ..core.spec import check_int, check_number
 
 try:  # scikit-learn >= 1.6
     from sklearn.utils.validation import validate_data as _sk_validate_data
@@ -77,6 +76,14 @@ def _seed_from(random_state):
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
+def _keep_params(estimator, params):
+    """scikit-learn's constructor rule: keep every argument, unchanged, as the attribute of its name (they are
+    validated in ``fit``). ``params`` is the constructor's ``locals()``."""
+    for name, value in params.items():
+        if name != "self":
+            setattr(estimator, name, value)
+
+
 class _DFNEstimatorBase(BaseEstimator):
     """What the classifier and the regressor share: parameter checks, the training loop, early stopping."""
 
@@ -90,9 +97,9 @@ class _DFNEstimatorBase(BaseEstimator):
         if not isinstance(dims, (tuple, list)):
             raise ValueError(f"{owner}: argument 'hidden_dims' must be an int or a tuple of ints, "
                              f"got {self.hidden_dims!r}")
-        self._hidden = tuple(check_number(owner, "hidden_dims", h, minimum=1, integer=True) for h in dims)
-        self._epochs = check_number(owner, "epochs", self.epochs, minimum=1, integer=True)
-        self._batch_size = check_number(owner, "batch_size", self.batch_size, minimum=1, integer=True)
+        self._hidden = tuple(check_int(owner, "hidden_dims", h, minimum=1) for h in dims)
+        self._epochs = check_int(owner, "epochs", self.epochs, minimum=1)
+        self._batch_size = check_int(owner, "batch_size", self.batch_size, minimum=1)
         check_number(owner, "dropout", self.dropout, minimum=0.0, maximum=1.0)
         if self.dropout >= 1.0:
             raise ValueError(f"{owner}: argument 'dropout' must be < 1, got {self.dropout!r}")
@@ -100,8 +107,8 @@ class _DFNEstimatorBase(BaseEstimator):
             raise ValueError(f"{owner}: argument 'early_stopping' must be True or False, got "
                              f"{self.early_stopping!r}")
         check_number(owner, "validation_fraction", self.validation_fraction, minimum=0.0, maximum=1.0, strict=True)
-        self._patience = check_number(owner, "patience", self.patience, minimum=0, integer=True)
-        self._verbose = check_number(owner, "verbose", self.verbose, minimum=0, maximum=2, integer=True)
+        self._patience = check_int(owner, "patience", self.patience, minimum=0)
+        self._verbose = check_int(owner, "verbose", self.verbose, minimum=0, maximum=2)
         self._dtype = as_float_dtype(self.dtype)
 
     # ------------------------------------------------------------------------------------------ training
@@ -179,20 +186,7 @@ class DFNClassifier(ClassifierMixin, _DFNEstimatorBase):
     def __init__(self, hidden_dims=(100,), activation="relu", optimizer="adam(lr=1e-3)", regularizer=None,
                  dropout=0.0, epochs=20, batch_size=32, early_stopping=False, validation_fraction=0.1, patience=5,
                  init_w="glorot_uniform", random_state=None, verbose=0, dtype="float64"):
-        self.hidden_dims = hidden_dims
-        self.activation = activation
-        self.optimizer = optimizer
-        self.regularizer = regularizer
-        self.dropout = dropout
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.patience = patience
-        self.init_w = init_w
-        self.random_state = random_state
-        self.verbose = verbose
-        self.dtype = dtype
+        _keep_params(self, locals())
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -292,21 +286,7 @@ class DFNRegressor(RegressorMixin, _DFNEstimatorBase):
     def __init__(self, hidden_dims=(100,), activation="relu", optimizer="adam(lr=1e-3)", regularizer=None,
                  dropout=0.0, epochs=20, batch_size=32, early_stopping=False, validation_fraction=0.1, patience=5,
                  init_w="glorot_uniform", random_state=None, verbose=0, dtype="float64", loss="mse"):
-        self.hidden_dims = hidden_dims
-        self.activation = activation
-        self.optimizer = optimizer
-        self.regularizer = regularizer
-        self.dropout = dropout
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.patience = patience
-        self.init_w = init_w
-        self.random_state = random_state
-        self.verbose = verbose
-        self.dtype = dtype
-        self.loss = loss
+        _keep_params(self, locals())
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -361,31 +341,33 @@ class DFNRegressor(RegressorMixin, _DFNEstimatorBase):
 
 # ---------------------------------------------------------------------------------------------------- Dask
 
-@functools.cache
-def _resilient_dask_backend_class():
-    """joblib's Dask backend, minus its automatic scatter of large arguments (defined lazily: Dask is optional).
+class _InlineArgumentsClient:
+    """A ``dask.distributed.Client`` for joblib that declines joblib's *automatic* scatter; everything else (a
+    ``scatter=[X, y]`` broadcast included) is the wrapped client's own.
 
-    joblib scatters every argument larger than 1 kB (X, y, each CV split's index arrays) to *one* worker and
-    passes the tasks futures of it. Scattered data has no recipe: when the worker holding the only copy dies,
-    the scheduler forgets it and cancels every task that needs it, so one lost worker can fail the whole grid
-    (reproduced with a 2-worker LocalCluster: the scheduler logs "caused the cluster to lose scattered data,
-    which can't be recovered" and ``search.fit`` raises ``FutureCancelledError``). Without the scatter each
-    task carries its own arguments and Dask simply reruns a lost task on another worker. Arrays that many tasks
-    share can still be sent once to *every* worker with ``scatter=[X, y]`` (joblib broadcasts those).
+    joblib's Dask backend scatters every argument larger than 1 kB (X, y, each CV split's index arrays) to *one*
+    worker and passes the tasks futures of it. Scattered data has no recipe: when the worker holding the only copy
+    dies, the scheduler forgets it and cancels every task that needs it, so one lost worker can fail the whole grid
+    (reproduced with a 2-worker LocalCluster: the scheduler logs "caused the cluster to lose scattered data, which
+    can't be recovered" and ``search.fit`` raises ``FutureCancelledError``). Broadcasting it instead is not enough:
+    a broadcast that meets the dying worker fails or hangs in its replication. Declined (no future), an argument
+    travels inside its task, as joblib sends every small one, and Dask simply reruns a lost task on another worker.
     """
-    from joblib._dask import DaskDistributedBackend
 
-    class ResilientDaskBackend(DaskDistributedBackend):
-        def start_call(self):
-            super().start_call()
-            # joblib scatters only while this per-call table exists; without it arguments travel in the task.
-            self.call_data_futures = None
+    def __init__(self, client):
+        self._client = client
 
-        def stop_call(self):
-            self.call_data_futures = {}
-            super().stop_call()
+    def __getattr__(self, name):
+        return getattr(self._client, name)
 
-    return ResilientDaskBackend
+    def scatter(self, data, broadcast=False, **kwargs):
+        if broadcast:          # joblib's scatter=[...]: one copy on every worker, before the first task
+            return self._client.scatter(data, broadcast=True, **kwargs)
+        return _no_future()    # joblib's automatic scatter (asynchronous): "no future" = send the argument itself
+
+
+async def _no_future():
+    return None
 
 
 @contextlib.contextmanager
@@ -396,11 +378,12 @@ def dask_backend(scheduler=None, scatter=None, resilient=True, **cluster_kwargs)
     or None for a fresh ``LocalCluster`` on this machine (``cluster_kwargs`` go to it; the defaults are one
     process per core, one thread each, loopback only, no dashboard). Yields the client.
 
-    ``resilient=True`` (default) uses joblib's Dask backend without its automatic scatter, so a grid survives
-    a worker dying mid-run (see :func:`_resilient_dask_backend_class`); ``resilient=False`` is exactly
-    ``joblib.parallel_backend("dask")``. ``scatter``: the large arguments the tasks share, e.g. ``[X, y]`` (the
-    very objects later passed to ``search.fit(X, y)``): joblib broadcasts them to every worker once instead of
-    shipping them inside every task, and every worker keeping a copy, a dying one loses nothing. Dask is
+    This is ``joblib.parallel_config(backend="dask", client=..., scatter=...)``. ``resilient=True`` (default) hands
+    joblib the client through :class:`_InlineArgumentsClient`, which declines joblib's automatic scatter of large
+    arguments, so that a grid survives a worker dying mid-run; ``resilient=False`` passes the client as it is
+    (joblib's own behaviour). ``scatter``: the large arguments the tasks share, e.g. ``[X, y]`` (the very objects
+    later passed to ``search.fit(X, y)``): joblib broadcasts them to every worker once, before the first task,
+    instead of shipping them inside every task; every worker keeping a copy, a dying one loses nothing. Dask is
     optional: ``pip install numpynet[dist]``; the workers need numpynet installed (they unpickle the estimators).
 
     >>> with dask_backend("tcp://scheduler:8786", scatter=[X, y]):
@@ -424,11 +407,8 @@ def dask_backend(scheduler=None, scatter=None, resilient=True, **cluster_kwargs)
             client = scheduler
         else:
             client = Client(scheduler)
-        if resilient:
-            backend, options = _resilient_dask_backend_class()(client=client, scatter=scatter), {}
-        else:
-            backend, options = "dask", {"client": client, "scatter": scatter}
-        with joblib.parallel_backend(backend, **options):
+        with joblib.parallel_config(backend="dask", client=_InlineArgumentsClient(client) if resilient else client,
+                                    scatter=scatter):
             yield client
     finally:
         if client is not None and owns_client:

@@ -5,6 +5,7 @@ from .base import Layer, get, register, registry
 from .conv import AveragePooling2D, AvgPool2D, Conv2D, GlobalAveragePooling2D, GlobalAvgPool2D, MaxPool2D, MaxPooling2D
 from .core import Activation, Dense, Flatten
 from .depthwise import DepthwiseConv2D, SeparableConv2D
+from .input_layer import Input, InputLayer
 from .merge import Add, Average, Concatenate, Multiply, Subtract
 from .noise import AlphaDropout, Dropout, GaussianDropout, GaussianNoise, StochasticLayer
 from .normalization import BatchNormalization
@@ -15,4 +16,4 @@ __all__ = ["Layer", "Dense", "Activation", "Flatten", "get", "register", "regist
            "GlobalAvgPool2D", "BatchNormalization", "Dropout", "AlphaDropout", "GaussianNoise", "GaussianDropout",
            "StochasticLayer",
            "DepthwiseConv2D", "SeparableConv2D", "ZeroPadding2D", "ReLU", "Reshape",
-           "Add", "Subtract", "Multiply", "Average", "Concatenate"]
+           "Add", "Subtract", "Multiply", "Average", "Concatenate", "Input", "InputLayer"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..activations import _zeros_like
+from .. import activations as _activations
 from ..spec import check_number
 from .base import Layer, registry
 
@@ -43,16 +43,17 @@ class ReLU(Layer):
         self._leaky = self.threshold == 0.0 and self.max_value is None and self.negative_slope > 0.0
         # TensorFlow's relu6 kernel excludes x = 6 from the gradient; clip_by_value includes x = M
         self._cap_open = self.threshold == 0.0 and self.max_value == 6.0
+        # Keras's special cases are the activation functions themselves: relu, relu6, leaky_relu
+        self._function = (_activations.get("relu") if self._plain and self.max_value is None
+                          else _activations.get("relu6") if self._plain and self._cap_open
+                          else _activations.LeakyReLU(self.negative_slope) if self._leaky else None)
 
     def forward(self, x, training=False):
         self.x = x
+        if self._function is not None:
+            self.y = self._function.forward(x)
+            return self.y
         t, s, cap = self.threshold, self.negative_slope, self.max_value
-        if self._plain:
-            # np.clip with scalar bounds is one SIMD pass; np.maximum against a zero *array* likewise
-            return np.maximum(x, _zeros_like(x)) if cap is None else np.clip(x, 0.0, cap)
-        if self._leaky:
-            y = np.multiply(x, s)
-            return np.maximum(y, x, out=y) if s <= 1.0 else np.minimum(y, x, out=y)
         y = np.where(x > t, x, x.dtype.type(0))
         if cap is not None:
             np.minimum(y, cap, out=y)
@@ -70,13 +71,9 @@ class ReLU(Layer):
 
     def backward(self, dy):
         x = self.x
+        if self._function is not None:
+            return self._function.backward(dy, x, self.y)
         s = self.negative_slope
-        if self._leaky:
-            below = x <= 0
-            dx = np.multiply(dy, below, dtype=dy.dtype)
-            dx *= s
-            dx += np.multiply(dy, ~below, dtype=dy.dtype)
-            return dx
         dx = np.multiply(dy, self._passes(x), dtype=dy.dtype)
         if s and not self._plain:
             dx += s * np.multiply(dy, x < self.threshold, dtype=dy.dtype)

@@ -26,7 +26,7 @@ from .. import constraints as _constraints
 from .. import initializers as _initializers
 from .. import regularizers as _regularizers
 from ..errors import ShapeError, SpecError
-from ..spec import Configurable, Registry, check_bool, check_seed
+from ..spec import Configurable, Registry, check_bool, check_seed, to_json
 
 
 @functools.cache
@@ -156,10 +156,24 @@ class Layer(Configurable):
             self._rng = np.random.default_rng()
         return self._rng
 
+    #: Set on a throw-away layer to build it for its shapes only: ``add_weight`` then records each weight as a
+    #: zero-stride view of a single zero (no memory, whatever the shape). :func:`numpynet.io.load_model` uses it
+    #: to learn the weight shapes a file's config implies before it reads (or allocates) anything.
+    shapes_only = False
+
     def add_weight(self, name, shape, initializer="zeros", regularizer=None, constraint=None, trainable=True):
         """Create parameter ``name`` with the initializer, and remember its regularizer/constraint."""
+        dims = tuple(shape)
+        if not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 0 for d in dims):
+            raise ShapeError(f"layer {self.label!r}: weight {name!r} would have shape {dims}")
+        if self.shapes_only:
+            value = np.lib.stride_tricks.as_strided(np.zeros(1, self.dtype), shape=dims, strides=(0,) * len(dims))
+            self.params[name] = value
+            if trainable and self.trainable:
+                self.trainable_names.append(name)
+            return value
         init = _initializers.get(initializer)
-        value = np.asarray(init(tuple(int(s) for s in shape), dtype=self.dtype, rng=self.rng), dtype=self.dtype)
+        value = np.asarray(init(tuple(int(s) for s in dims), dtype=self.dtype, rng=self.rng), dtype=self.dtype)
         self.params[name] = value
         reg = _regularizers.get(regularizer)
         con = _constraints.get(constraint)
@@ -325,6 +339,14 @@ def sample_shape(shape, owner, arg):
 
 
 registry = Registry("layer", Layer)
+
+
+def layer_to_json(layer):
+    """``{"name", "config"}`` of a layer; a user class not in the registry is named by its class name (and must
+    then be passed as ``custom_objects=`` when loading)."""
+    spec = to_json(layer)
+    spec["name"] = registry.name_of(type(layer)) or type(layer).__name__
+    return spec
 
 
 def register(name, *aliases):

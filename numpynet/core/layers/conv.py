@@ -170,8 +170,9 @@ def _like(a, shape=None):
     return np.empty(shape, dtype=a.dtype)
 
 
-def zero_pad(x, pads, buffer=None):
-    """The NHWC batch ``x`` with ``pads`` = ((top, bottom), (left, right)) rows/columns of zeros around it.
+def pad_border(x, pads, buffer=None, fill=0):
+    """The NHWC batch ``x`` with ``pads`` = ((top, bottom), (left, right)) rows/columns of ``fill`` around it (zeros
+    for convolutions, −inf for max pooling: a pad never wins the max).
 
     Without padding ``x`` itself comes back (no copy). With a :class:`_Buffer` the result lives in its array,
     reused from batch to batch: the interior is overwritten and only the border re-zeroed (cheap, and safe when a
@@ -183,7 +184,7 @@ def zero_pad(x, pads, buffer=None):
     n, h, w, c = x.shape
     shape = (n, h + pt + pb, w + pl + pr, c)
     xp = np.empty(shape, dtype=x.dtype) if buffer is None else buffer.get(shape, x.dtype)
-    xp[:, :pt], xp[:, pt + h:], xp[:, :, :pl], xp[:, :, pl + w:] = 0, 0, 0, 0
+    xp[:, :pt], xp[:, pt + h:], xp[:, :, :pl], xp[:, :, pl + w:] = fill, fill, fill, fill
     xp[:, pt:pt + h, pl:pl + w, :] = x
     return xp
 
@@ -203,6 +204,19 @@ _Buffer = ScratchBuffer
 
 
 # ---------------------------------------------------------------------------------------------------- Conv2D
+
+def input_channels(layer, kind, input_shape):
+    """Check a build shape for a windowed layer (4-D NHWC, channels known, the window fits) and return the number
+    of input channels."""
+    if len(input_shape) != 4:
+        raise ShapeError(f"layer {layer.name!r} ({kind}) needs 4-D NHWC input (batch, height, width, channels), "
+                         f"got input shape {input_shape}")
+    if input_shape[-1] is None:
+        raise ShapeError(f"layer {layer.name!r} ({kind}): the number of input channels must be known, "
+                         f"got input shape {input_shape}")
+    _check_fits(layer, kind, layer.window, input_shape[1], input_shape[2])
+    return input_shape[-1]
+
 
 @registry.register("conv2d", "convolution2d", "conv")
 class Conv2D(Layer):
@@ -264,14 +278,7 @@ class Conv2D(Layer):
     # ------------------------------------------------------------------ shapes
     def build(self, input_shape):
         input_shape = tuple(input_shape)
-        if len(input_shape) != 4:
-            raise ShapeError(f"layer {self.name!r} (Conv2D) needs 4-D NHWC input (batch, height, width, channels), "
-                             f"got input shape {input_shape}")
-        c_in = input_shape[-1]
-        if c_in is None:
-            raise ShapeError(f"layer {self.name!r} (Conv2D): the number of input channels must be known, "
-                             f"got input shape {input_shape}")
-        _check_fits(self, "Conv2D", self.window, input_shape[1], input_shape[2])
+        c_in = input_channels(self, "Conv2D", input_shape)
         kh, kw = self.window.kernel
         self.add_weight("W", (kh, kw, c_in, self.filters), self.kernel_initializer, self.kernel_regularizer,
                         self.kernel_constraint)
@@ -286,7 +293,7 @@ class Conv2D(Layer):
     # ------------------------------------------------------------------ passes
     def _padded(self, x):
         """x with its "same" zeros, in a buffer reused from batch to batch."""
-        return zero_pad(x, self.window.pads(x.shape[1], x.shape[2]), self._xp)
+        return pad_border(x, self.window.pads(x.shape[1], x.shape[2]), self._xp)
 
     def _offset_major(self, c, ow):
         """Which im2col layout copies faster: the one whose innermost contiguous run is longer.
@@ -513,11 +520,7 @@ class _Pool2D(Layer):
         oh, ow = self.window.output_hw(h, w)
         (pt, pb), (pl, pr) = self.window.pads(h, w)
         self.x_shape, self.out_hw, self.pad_tl = x.shape, (oh, ow), (pt, pl)
-        if pt or pb or pl or pr:
-            xp = np.full((n, h + pt + pb, w + pl + pr, c), fill, dtype=x.dtype)
-            xp[:, pt:pt + h, pl:pl + w, :] = x
-        else:
-            xp = x
+        xp = pad_border(x, ((pt, pb), (pl, pr)), fill=fill)
         self.xp_shape, self.xp = xp.shape, xp
         return xp, oh, ow
 
@@ -680,4 +683,4 @@ AvgPool2D = AveragePooling2D
 GlobalAvgPool2D = GlobalAveragePooling2D
 
 __all__ = ["Conv2D", "MaxPool2D", "MaxPooling2D", "AveragePooling2D", "AvgPool2D", "GlobalAveragePooling2D",
-           "GlobalAvgPool2D", "output_length", "same_padding", "zero_pad"]
+           "GlobalAvgPool2D", "output_length", "same_padding", "pad_border"]

@@ -37,10 +37,10 @@ import numbers
 
 import numpy as np
 
-from ..errors import ShapeError, SpecError
+from ..errors import SpecError
 from ..spec import check_bool
 from .base import Layer, activation_arg, registry
-from .conv import _Buffer, _check_fits, _check_image, _compact, _padding, _pair, _Window, zero_pad
+from .conv import _Buffer, _check_fits, _check_image, _compact, _padding, _pair, _Window, input_channels, pad_border
 
 # ---------------------------------------------------------------------------------------------------- the passes
 
@@ -106,8 +106,8 @@ def depthwise_input_grad(du, kernel, window, x_shape, buffers=(None, None)):
     (qh0, qh1), (qw0, qw1) = _phase_rows(pt, h, sh), _phase_rows(pl, w, sw)
     th, tw = -(-kh // sh), -(-kw // sw)                 # most kernel rows/columns in one phase
     eh, ew = (th - 1) * dh, (tw - 1) * dw               # their extent: dU gets as many zeros in front
-    # pad first: zero_pad's buffer is C-contiguous, so a channels-outer du is copied once, not twice
-    dup = np.ascontiguousarray(zero_pad(du, ((eh, qh1 - oh), (ew, qw1 - ow)), buffers[0]))
+    # pad first: pad_border's buffer is C-contiguous, so a channels-outer du is copied once, not twice
+    dup = np.ascontiguousarray(pad_border(du, ((eh, qh1 - oh), (ew, qw1 - ow)), buffers[0]))
     rows, cols = qh1 - qh0, qw1 - qw0
     single = sh == sw == 1
     shape = (sh, sw, n, rows, cols * c)
@@ -169,15 +169,7 @@ class _DepthwiseBase(Layer):
 
     def _input_channels(self, input_shape):
         """Check the build shape (4-D, channels known, kernel fits) and return the number of input channels."""
-        input_shape = tuple(input_shape)
-        if len(input_shape) != 4:
-            raise ShapeError(f"layer {self.name!r} ({self._kind}) needs 4-D NHWC input (batch, height, width, "
-                             f"channels), got input shape {input_shape}")
-        if input_shape[-1] is None:
-            raise ShapeError(f"layer {self.name!r} ({self._kind}): the number of input channels must be known, "
-                             f"got input shape {input_shape}")
-        _check_fits(self, self._kind, self.window, input_shape[1], input_shape[2])
-        return input_shape[-1]
+        return input_channels(self, self._kind, tuple(input_shape))
 
     def compute_output_shape(self, input_shape):
         """(N, OH, OW, output channels); the input shape is checked first (also when a graph is written)."""
@@ -191,7 +183,7 @@ class _DepthwiseBase(Layer):
         _, h, w, _ = x.shape
         _check_fits(self, self._kind, self.window, h, w)
         oh, ow = self.window.output_hw(h, w)
-        xp = np.ascontiguousarray(zero_pad(x, self.window.pads(h, w), self._xp))   # one copy at most
+        xp = np.ascontiguousarray(pad_border(x, self.window.pads(h, w), self._xp))   # one copy at most
         dtype = np.result_type(xp.dtype, kernel.dtype)
         self.xp, self.x_shape = xp, x.shape
         return depthwise_forward(xp, kernel.astype(dtype, copy=False), self.window, oh, ow)

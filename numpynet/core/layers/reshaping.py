@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import ShapeError, SpecError
 from .base import Layer, registry
-from .conv import _check_image, zero_pad
+from .conv import _check_image, pad_border
 
 
 def _is_int(value):
@@ -63,7 +63,7 @@ class ZeroPadding2D(Layer):
     def forward(self, x, training=False):
         _check_image(self, x, "ZeroPadding2D")
         self.x_shape = x.shape
-        return zero_pad(x, self.pads)
+        return pad_border(x, self.pads)
 
     def backward(self, dy):
         _, h, w, _ = self.x_shape
