@@ -2,13 +2,14 @@
 
 from .activation_layers import ReLU
 from .base import Layer, get, register, registry
-from .conv import AveragePooling2D, AvgPool2D, Conv2D, GlobalAveragePooling2D, GlobalAvgPool2D, MaxPool2D, MaxPooling2D
+from .conv import Conv2D
 from .core import Activation, Dense, Flatten
 from .depthwise import DepthwiseConv2D, SeparableConv2D
 from .input_layer import Input, InputLayer
 from .merge import Add, Average, Concatenate, Multiply, Subtract
 from .noise import AlphaDropout, Dropout, GaussianDropout, GaussianNoise, StochasticLayer
 from .normalization import BatchNormalization
+from .pooling import AveragePooling2D, AvgPool2D, GlobalAveragePooling2D, GlobalAvgPool2D, MaxPool2D, MaxPooling2D
 from .reshaping import Reshape, ZeroPadding2D
 
 __all__ = ["Layer", "Dense", "Activation", "Flatten", "get", "register", "registry",

@@ -2,7 +2,7 @@
 
 A depthwise convolution filters every input channel on its own: channel c is correlated with its own
 ``depth_multiplier`` (M) kernels, giving output channels c·M + m (TensorFlow's layout, which Keras keeps). With
-xp the padded input and W of shape (kh, kw, C, M), in the notation of :mod:`numpynet.layers.conv`::
+xp the padded input and W of shape (kh, kw, C, M), in the notation of :mod:`numpynet.layers.windows`::
 
     u[n, oh, ow, c·M + m] = Σ_{i, j} xp[n, oh·sh + i·dh, ow·sw + j·dw, c] · W[i, j, c, m]
 
@@ -40,7 +40,7 @@ import numpy as np
 from ..errors import SpecError
 from ..spec import check_bool
 from .base import Layer, activation_arg, registry
-from .conv import _Buffer, _check_fits, _check_image, _compact, _padding, _pair, _Window, input_channels, pad_border
+from .windows import _Buffer, _check_fits, _check_image, _compact, _padding, _pair, _Window, input_channels, pad_border
 
 # ---------------------------------------------------------------------------------------------------- the passes
 
@@ -212,7 +212,7 @@ class DepthwiseConv2D(_DepthwiseBase):
     """Depthwise 2-D convolution: every input channel is filtered by its own ``depth_multiplier`` kernels.
 
     Shapes: x (N, H, W, C), W (kh, kw, C, M) with M = depth_multiplier, b (C·M,), y (N, OH, OW, C·M) with (OH, OW)
-    as in :mod:`numpynet.layers.conv` (``padding="same"`` puts the odd extra pixel at the bottom/right, as Keras).
+    as in :mod:`numpynet.layers.windows` (``padding="same"`` puts the odd extra pixel at the bottom/right, as Keras).
     Forward, with xp the padded input::
 
         z[n, oh, ow, c·M + m] = b[c·M + m] + Σ_{i, j} xp[n, oh·sh + i·dh, ow·sw + j·dw, c] · W[i, j, c, m]

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import ShapeError, SpecError
 from .base import Layer, registry
-from .conv import _check_image, pad_border
+from .windows import _check_image, pad_border
 
 
 def _is_int(value):
