@@ -50,13 +50,11 @@ def _where(index):
 def _check_labels(y, n_classes, name):
     """Integer class labels (any shape) validated against ``n_classes``; returned as an ``np.intp`` array."""
     if y.dtype.kind == "f":
-        bad = ~(y == np.floor(y))            # NaN and inf fail the comparison too
+        bad = ~(y == np.floor(y))            # NaN fails the comparison; ±inf passes it and fails the range check
         if bad.any():
             index = _first(bad)
             raise DataError(f"argument {name!r}: class labels must be integers in [0, {n_classes - 1}], got "
                             f"{y[index].item()!r}{_where(index)}")
-    elif y.dtype.kind == "c":
-        raise DataError(f"argument {name!r}: class labels must be integers, got dtype {y.dtype}")
     if y.size == 0:
         return y.astype(np.intp)
     lo, hi = y.min(), y.max()
@@ -533,9 +531,7 @@ class MeanSquaredError(Loss):
 
     def _evaluate(self, y_pred, y_true, need_grad, weights=None):
         d = y_pred - dense_targets(y_pred, y_true)
-        flat = d.reshape(-1)
-        # one BLAS call, no temporary (float32 to float32 precision)
-        loss = float(np.dot(flat, flat)) / d.size if weights is None else _mean(d * d, d.size, weights)
+        loss = _mean(d * d, d.size, weights)      # summed in float64, as every other loss (and weighted MSE)
         if not need_grad:
             return loss, None
         d *= d.dtype.type(2.0 / d.size)
