@@ -180,6 +180,53 @@ def test_floor_bare_loop_trains_and_is_timed_next_to_numpynet():
     assert result["bare_test_accuracy"] > 0.5 and result["numpynet_test_accuracy"] > 0.5
 
 
+def test_floor_bare_w2_loop_is_w2_and_is_timed_next_to_numpynet():
+    from benchmarks import floor
+
+    wl = workload("W2")
+    bare = floor.bare_model(wl)
+    assert [W.shape for W in bare.Ws] == [(784, 300), (300, 100), (100, 10)]
+    assert (bare.batch_size, bare.lr, bare.momentum, bare.l2) == (128, 0.01, 0.9, 1e-4)
+    for W in bare.Ws:                               # he_normal: truncated at 2σ, σ = √(2/fan_in)/0.8796 before
+        sigma = np.sqrt(2.0 / W.shape[0]) / 0.87962566103423978
+        assert np.abs(W).max() <= 2 * sigma and abs(W.std() / np.sqrt(2.0 / W.shape[0]) - 1) < 0.1
+    (X, y), (Xt, yt) = synthetic_data(2048, 500, image=False)
+    start = [W.copy() for W in bare.Ws]
+    first, second = bare.epoch(X, y), bare.epoch(X, y)
+    assert np.isfinite(first) and second < first and bare.accuracy(Xt, yt) > 0.5
+    assert all(np.abs(W).sum() != np.abs(W0).sum() for W, W0 in zip(bare.Ws, start))
+
+    # one step by hand: the loss includes the penalty l2·Σw², and the update is Keras's momentum step on the
+    # data gradient plus 2·l2·w
+    one = floor.BareW2(batch_size=4, lr=0.5, momentum=0.5, l2=0.1)
+    Ws0, bs0 = [W.astype(np.float64) for W in one.Ws], [b.astype(np.float64) for b in one.bs]
+    one.rng = np.random.default_rng(1)
+    order = np.random.default_rng(1).permutation(4)
+    loss = one.epoch(X[:4], y[:4])
+    xb, yb = X[:4][order[:4]].astype(np.float64), y[:4][order[:4]]
+    hs = [xb]
+    for k, (W, b) in enumerate(zip(Ws0, bs0)):
+        z = hs[-1] @ W + b
+        hs.append(np.where(z > 0, z, np.expm1(np.minimum(z, 0))) if k < 2 else z)
+    p = np.exp(hs[-1] - hs[-1].max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    expected_loss = -np.log(p[np.arange(4), yb]).mean() + 0.1 * sum((W ** 2).sum() for W in Ws0)
+    assert loss == pytest.approx(expected_loss, rel=1e-5)
+    dz = p.copy()
+    dz[np.arange(4), yb] -= 1
+    dz /= 4
+    for k in (2, 1, 0):
+        gW, gb = hs[k].T @ dz + 2 * 0.1 * Ws0[k], dz.sum(axis=0)
+        np.testing.assert_allclose(one.Ws[k], Ws0[k] - 0.5 * gW, rtol=1e-4, atol=1e-6)   # m = −η·g on step 1
+        np.testing.assert_allclose(one.bs[k], bs0[k] - 0.5 * gb, rtol=1e-4, atol=1e-6)
+        if k:
+            dz = (dz @ Ws0[k].T) * np.where(hs[k] > 0, 1.0, hs[k] + 1.0)
+
+    result = floor.measure(epochs=2, data_source="synthetic", wid="W2", quick=True)
+    assert result["workload"] == "W2" and all(len(v) == 2 for v in result["seconds"].values())
+    assert result["numpynet_over_bare"] > 0 and result["bare_test_accuracy"] > 0.5
+
+
 def test_w4_images_are_zero_padded_to_32x32():
     wl = workload("W4", quick=True)
     (X, y), (Xt, yt), name = load_data(wl, "synthetic")

@@ -1,6 +1,16 @@
 """spec.py behaviour that the mutation run (`make mutate`) found untested: error wording, spec text, JSON form,
 equality and membership of registries."""
 
+# Mutants of the mutmut 3 run (old numpynet/spec.py) that no test can kill:
+#   x_check_number__mutmut_27/28 (`value > 0` -> `>= 0` / `> 1` in the OverflowError branch): equivalent, float()
+#     overflows only for |value| > 1.8e308, where the sign test at 0 and at 1 agree.
+#   xǁRegistryǁlookup__mutmut_12 (`n=3` dropped from difflib.get_close_matches): equivalent, 3 is difflib's default n.
+# x_parse_call__mutmut_19..29/40/41/53 now live in _expression (the parse-error detail) and _call_of (the call checks);
+# x__describe__mutmut_14/16 are reachable only with a node that has no source position (a hand-built tree).
+
+import ast
+import types
+
 import numpy as np
 import pytest
 
@@ -266,3 +276,168 @@ def test_build_checks_positional_arity_and_keywords():
     reg.register("kw")(KeywordsOnly)
     assert refused(reg.build, "kw", (1,)) == "thing 'kw' takes at most 0 positional argument(s) (none), got 1"
     assert reg.build("kw", (), {"anything": 3}).extra == {"anything": 3}     # **kwargs: any keyword is passed on
+
+
+# ---------------------------------------------------------------------------------------------------- mutation run 2
+
+def test_a_node_without_a_source_position_is_described_by_its_kind_only():
+    assert spec._describe(ast.Name(id="x"), "x") == "a variable name"        # hand-built: no position, no segment
+    assert spec._describe(ast.Slice(), "x") == "Slice"
+    placed = ast.Name(id="x", lineno=1, col_offset=0, end_lineno=1, end_col_offset=1)
+    assert spec._describe(placed, "x") == "a variable name ('x')"
+
+
+def expected_parse_error(text):
+    """What ``ast.parse`` itself says about ``text``: a SyntaxError's bare ``msg``, else ``str()`` of the error."""
+    try:
+        ast.parse(text.strip(), mode="eval")
+    except SyntaxError as exc:
+        return exc.msg
+    except ValueError as exc:
+        return str(exc)
+    raise AssertionError(f"{text!r} parses")
+
+
+@pytest.mark.parametrize("text", ["l2(lambd=0.1", "a b", "f(**", "l2(\x00)"])
+def test_a_syntax_error_is_reported_by_its_message_without_file_and_line(text):
+    detail = expected_parse_error(text)
+    message = refused(spec.parse_call, text)
+    assert message == f"cannot parse spec {text!r}: {detail}; expected name or name(arg, key=value, ...)"
+    assert "<unknown>" not in message and "line 1" not in message
+
+
+def test_an_error_without_msg_is_reported_by_its_text():
+    text = "l2\udc80"                      # a lone surrogate: the parser's UnicodeEncodeError (a ValueError, no .msg)
+    detail = expected_parse_error(text)
+    assert "surrogates not allowed" in detail
+    assert refused(spec.parse_call, text) == \
+        f"cannot parse spec {text!r}: {detail}; expected name or name(arg, key=value, ...)"
+    terms = f"a + {text}"
+    assert refused(spec.parse_terms, terms) == \
+        f"cannot parse spec {terms!r}: {expected_parse_error(terms)}; expected name or name(arg, key=value, ...)"
+
+
+def test_an_error_without_any_text_is_reported_by_its_class_name(monkeypatch):
+    def out_of_memory(*args, **kwargs):
+        raise MemoryError()
+
+    monkeypatch.setattr(spec, "ast", types.SimpleNamespace(parse=out_of_memory))   # spec's view of ast only
+    assert refused(spec.parse_call, "l2") == \
+        "cannot parse spec 'l2': MemoryError; expected name or name(arg, key=value, ...)"
+
+
+def test_a_call_of_anything_but_a_plain_name_is_refused_with_what_was_called():
+    assert refused(spec.parse_call, "a.b(1)") == \
+        "a spec must call a plain name; got attribute access ('a.b') in 'a.b(1)'"
+    assert refused(spec.parse_call, "f(1)(2)") == \
+        "a spec must call a plain name; got a function call ('f(1)') in 'f(1)(2)'"
+    assert refused(spec.parse_call, "x(**d)") == "**-unpacking is not allowed in spec 'x(**d)'"
+    assert refused(spec.parse_call, "x(a=1, **d)") == "**-unpacking is not allowed in spec 'x(a=1, **d)'"
+
+
+def test_a_nested_object_in_the_config_is_written_as_a_quoted_spec_and_reads_back():
+    reg = fresh_registry()
+    obj = Thing(opts=nn.L2(lambd=0.5))
+    assert str(obj) == "thing(opts='l2(lambd=0.5)')"
+    assert spec.format_spec("x", {"reg": nn.L1(l1=0.25), "n": 2}) == "x(reg='l1(l1=0.25)', n=2)"
+    assert reg.get(str(obj)) == obj                  # the string and the object compare by their spec
+
+
+class Derived(spec.Configurable):
+    """A config key that is no constructor parameter (``area``): it has no default, so ``str()`` always writes it."""
+
+    def __init__(self, side=2):
+        self.side = side
+
+    def get_config(self):
+        return {"side": self.side, "area": self.side ** 2}
+
+
+def test_a_config_key_without_a_constructor_parameter_is_always_written():
+    assert str(Derived()) == "derived(area=4)"
+    assert str(Derived(side=3)) == "derived(side=3, area=9)"
+
+
+class Alpha(spec.Configurable):
+    def __init__(self, a=1):
+        self.a = a
+
+
+class Beta(Alpha):
+    pass
+
+
+def two_name_registry(allow_none=False):
+    reg = spec.Registry("thing", Alpha, allow_none=allow_none)
+    reg.register("alpha")(Alpha)
+    reg.register("beta", "b")(Beta)
+    return reg
+
+
+def test_a_required_object_given_as_none_lists_every_known_name():
+    reg = two_name_registry()
+    assert refused(reg.get, None) == "a thing is required here; got None. Known: alpha, beta"
+    assert refused(reg.get, " NONE ") == "a thing is required here; got ' NONE '. Known: alpha, beta"
+    assert two_name_registry(allow_none=True).get(" None ") is None
+
+
+def test_what_cannot_name_an_object_is_refused_with_its_type_and_what_would_do():
+    assert refused(two_name_registry().get, 3.5) == \
+        "cannot make a thing from 3.5 (float); expected a spec string such as 'alpha', a Alpha instance"
+    assert refused(two_name_registry(allow_none=True).get, [1]) == \
+        "cannot make a thing from [1] (list); expected a spec string such as 'alpha', a Alpha instance or None"
+    assert refused(nn.regularizers.get, 3) == \
+        "cannot make a regularizer from 3 (int); expected a spec string such as 'l1', a RegularizerBase instance" \
+        " or None"
+
+
+class Hooked(Alpha):
+    """Takes ``a`` positionally by its signature, but says why a positional value is refused anyway."""
+
+    calls = []
+
+    @classmethod
+    def explain_positional(cls, name, args):
+        cls.calls.append((name, args))
+        return f"{name}{args!r}: write {name}(a=...)"
+
+
+def test_the_explain_positional_hook_replaces_the_generic_positional_message():
+    reg = two_name_registry()
+    reg.register("hooked", "hook")(Hooked)
+    Hooked.calls.clear()
+    assert reg.get("hooked(a=2)") == Hooked(a=2) and reg.build("hook") == Hooked()
+    assert Hooked.calls == []                          # no positional value: the hook is not asked
+    assert refused(reg.get, "HOOK(1)") == "thing hook(1,): write hook(a=...)"      # the name as given, lower-cased
+    assert refused(reg.build, "hooked", [1, 2, 3]) == "thing hooked(1, 2, 3): write hooked(a=...)"  # before arity
+    assert Hooked.calls == [("hook", (1,)), ("hooked", (1, 2, 3))]                  # always a tuple
+    # without the hook, the same call is accepted (a is positional) or gets the generic message
+    assert reg.get("alpha(1)") == Alpha(a=1)
+    assert refused(reg.get, "beta(1, 2)") == "thing 'beta' takes at most 1 positional argument(s) (a), got 2"
+
+
+def test_parse_terms_messages_name_the_whole_spec():
+    assert refused(spec.parse_terms, " a + ") == \
+        "empty part in spec 'a +': a '+' needs a term on each side, e.g. 'a + b(k=1)'"
+    long = "a" * 600 + "+"
+    assert refused(spec.parse_terms, long) == \
+        f"empty part in spec {long[:512]!r}: a '+' needs a term on each side, e.g. 'a + b(k=1)'"
+    assert refused(spec.parse_terms, "a ++ b") == \
+        "empty part in spec 'a ++ b': two '+' in a row; expected e.g. 'a + b(k=1)'"
+    assert refused(spec.parse_terms, "a + zzz", known={"b", "a"}) == "unknown name 'zzz' in spec 'a + zzz'. Known: a, b"
+    assert refused(spec.parse_terms, "Dropot", known={"dropout", "drop", "l2"}) == \
+        "unknown name 'dropot' in spec 'Dropot'. Did you mean 'dropout' or 'drop'? Known: drop, dropout, l2"
+
+
+@pytest.mark.parametrize("identifier", [{"name": 3}, {"name": None}, {"name": "l2", "config": [1]},
+                                        {"name": "l2", "config": "lambd=1"}, {"name": "l2", "config": {0: 0.1}}])
+def test_malformed_spec_dicts_are_spec_errors(identifier):
+    with pytest.raises(SpecError, match="dict must be"):
+        nn.regularizers.get(identifier)
+
+
+def test_an_empty_registry_still_explains_what_it_expected():
+    from numpynet.core.regularizers import RegularizerBase
+    empty = spec.Registry("thing", RegularizerBase)
+    with pytest.raises(SpecError, match="expected a spec string, a RegularizerBase instance"):
+        empty.get(3)

@@ -7,7 +7,7 @@ import pickle
 import numpy as np
 import pytest
 
-from numpynet import optimizers, schedules
+from numpynet import optimizers, regularizers, schedules
 from numpynet.errors import DataError, ShapeError, SpecError
 
 W0 = np.array([[0.5, -1.0, 2.0], [0.25, 1.5, -0.75]])
@@ -626,3 +626,108 @@ def test_get_passes_instances_and_classes_through():
     assert optimizers.get(optimizers.RMSprop) == optimizers.RMSprop()
     with pytest.raises(SpecError):
         optimizers.get(None)
+
+
+# ---------------------------------------------------------------------------------------------------- pre-scaled steps
+# apply_scaled_gradients (G = s·g with s = gradient_scale() = −η, penalties folded in by the optimizer) against the
+# textbook step apply_gradients(g + dR/dW) it replaces in a training step.
+
+class SignOnly(regularizers.Regularizer):
+    """A user penalty whose grad takes no out= (the generic scaled_grad path)."""
+
+    def loss(self, W):
+        return 0.1 * float(np.abs(W).sum())
+
+    def grad(self, W):
+        return 0.1 * np.sign(W)
+
+
+PENALTIES = [None, "l2(lambd=0.05)", "l2(l2=0.02)", "l1(l1=0.03)", "l1l2(l2=0.02)", "l1l2(l1=0.01, l2=0.02)",
+             SignOnly()]
+
+
+def textbook_and_scaled(spec, penalty, dtype=np.float64, bias_penalty=None):
+    """Weights and optimizer state after 3 steps of each path, from the same start."""
+    reg = regularizers.get(penalty) if not isinstance(penalty, regularizers.Regularizer) else penalty
+    breg = regularizers.get(bias_penalty)
+    start = [W0.astype(dtype), W0[0].astype(dtype)]
+    plain_w, scaled_w = [p.copy() for p in start], [p.copy() for p in start]
+    plain, scaled = optimizers.get(spec), optimizers.get(spec)
+    for g in GRADS:
+        grads = [g.astype(dtype), g[0].astype(dtype)]
+        total = [gr + (r.grad(w) if r is not None else 0) for gr, w, r in zip(grads, plain_w, (reg, breg))]
+        plain.apply_gradients(plain_w, total)
+        s = scaled.gradient_scale()
+        scaled.apply_scaled_gradients(scaled_w, [s * gr for gr in grads], s, [reg, breg])
+    return (plain_w, plain), (scaled_w, scaled)
+
+
+@pytest.mark.parametrize("penalty", PENALTIES, ids=str)
+@pytest.mark.parametrize("spec", ["sgd(learning_rate=0.5)", "sgd(learning_rate=0.5, momentum=0.75)",
+                                  "sgd(learning_rate=0.5, momentum=0.75, nesterov=True)",
+                                  "sgd(learning_rate='exponential_decay(0.5, 2, 0.5)', momentum=0.5)"])
+def test_prescaled_sgd_step_is_the_textbook_step(spec, penalty):
+    (plain_w, plain), (scaled_w, scaled) = textbook_and_scaled(spec, penalty, bias_penalty="l2(lambd=0.1)")
+    for a, b in zip(plain_w, scaled_w):
+        np.testing.assert_allclose(b, a, rtol=1e-13, atol=1e-15)
+    for key, value in plain.get_state().items():
+        np.testing.assert_allclose(scaled.get_state()[key], value, rtol=1e-12, atol=1e-15)
+    assert scaled.iterations == 3
+
+
+def test_prescaled_plain_sgd_with_l2_shrinks_the_weights_in_place():
+    """w ← (1 − η·k)·w − η·g: the L2 step as one scaling of w, written out."""
+    lr, lam = 0.5, 0.05
+    (_, _), (scaled_w, _) = textbook_and_scaled(f"sgd(learning_rate={lr})", f"l2(lambd={lam})")
+    w = W0.copy()
+    for g in GRADS:
+        w = (1 - lr * lam) * w - lr * g
+    np.testing.assert_allclose(scaled_w[0], w, rtol=1e-14)
+
+
+@pytest.mark.parametrize("spec", ["sgd(momentum=0.9)", "sgd(learning_rate=0.1)"])
+def test_prescaled_float32_stays_float32_and_matches_float64(spec):
+    (_, _), (w32, opt) = textbook_and_scaled(spec, "l2(l2=0.01)", dtype=np.float32)
+    (_, _), (w64, _) = textbook_and_scaled(spec, "l2(l2=0.01)")
+    assert all(w.dtype == np.float32 for w in w32)
+    assert all(v.dtype == np.float32 for k, v in opt.get_state().items() if k != "iterations")
+    for a, b in zip(w32, w64):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("spec", ["adam", "rmsprop", "adagrad", "nadam", "adamw", "sgd(clipnorm=1.0)",
+                                  "sgd(clipvalue=0.5)", "sgd(global_clipnorm=1.0)", "sgd(weight_decay=0.01)"])
+def test_only_unclipped_sgd_takes_prescaled_gradients(spec):
+    opt = optimizers.get(spec)
+    assert opt.gradient_scale() is None
+    w = W0.copy()
+    with pytest.raises(DataError, match="no pre-scaled gradients"):
+        opt.apply_scaled_gradients([w], [GRADS[0]], -0.01)
+    np.testing.assert_array_equal(w, W0)
+
+
+def test_prescaled_step_refuses_a_scale_of_another_step_and_leaves_everything_untouched():
+    opt = optimizers.get("sgd(learning_rate='exponential_decay(0.5, 1, 0.5)', momentum=0.9)")
+    assert opt.gradient_scale() == -0.5
+    w = W0.copy()
+    opt.apply_scaled_gradients([w], [-0.5 * GRADS[0]], -0.5)
+    assert opt.gradient_scale() == -0.25                    # the schedule's next value
+    before, state = w.copy(), opt.get_state()
+    with pytest.raises(DataError, match=r"scaled by -0.5.*-0.25"):
+        opt.apply_scaled_gradients([w], [GRADS[1]], -0.5)
+    with pytest.raises(ShapeError, match="aligned"):
+        opt.apply_scaled_gradients([w], [GRADS[1]], -0.25, [None, None])
+    with pytest.raises(ShapeError, match="gradient 0 has shape"):
+        opt.apply_scaled_gradients([w], [GRADS[1][0]], -0.25)
+    np.testing.assert_array_equal(w, before)
+    assert opt.iterations == 1 and np.array_equal(opt.get_state()["momentum/0"], state["momentum/0"])
+
+
+def test_prescaled_gradients_are_not_modified_and_none_is_skipped():
+    opt = optimizers.get("sgd(learning_rate=0.5, momentum=0.5, nesterov=True)")
+    params, grads = [W0.copy(), W0[0].copy()], [-0.5 * GRADS[0], None]
+    kept = grads[0].copy()
+    opt.apply_scaled_gradients(params, grads, opt.gradient_scale(), [regularizers.get("l2(lambd=0.1)"), None])
+    np.testing.assert_array_equal(grads[0], kept)
+    np.testing.assert_array_equal(params[1], W0[0])         # no gradient: no step, as apply_gradients
+    assert opt.iterations == 1

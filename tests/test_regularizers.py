@@ -287,3 +287,47 @@ def test_a_user_regularizer_without_out_works_and_its_bugs_surface():
     broken.compile(optimizer="sgd", loss="softmax_cross_entropy")
     with pytest.raises(TypeError, match="a bug inside grad"):
         broken.fit(X, y, verbose=0)
+
+
+# ------------------------------------------------------------------------------------------------- folded into a step
+
+@pytest.mark.parametrize("reg, k", [(L2(lambd=0.3), 0.3), (L2(l2=0.3), 0.6), (L1L2(l2=0.25), 0.5),
+                                    (L1L2(l1=0.1, l2=0.25), None), (L1(lambd=0.1), None), (L1L2(), 0.0)])
+def test_linear_factor_is_k_of_grad_equal_k_w(reg, k):
+    assert reg.linear_factor == k
+    if k is not None:
+        w = weights()
+        np.testing.assert_allclose(reg.grad(w), k * w, rtol=1e-15)
+
+
+class _DoubledL2(L2):
+    """A subclass with its own gradient: its linear_factor must not be trusted."""
+
+    def grad(self, W, out=None):
+        return np.multiply(W, 4 * self.keras_l2, out=out)
+
+
+class _NoOut(RegularizerBase):
+    def loss(self, W):
+        return float((W ** 4).sum())
+
+    def grad(self, W):
+        return 4 * W ** 3
+
+
+@pytest.mark.parametrize("reg", [L2(lambd=0.3), L2(l2=0.3), L1(l1=0.2), L1L2(l1=0.1, l2=0.25), L1L2(l2=0.25),
+                                 _DoubledL2(l2=0.1), _NoOut()], ids=str)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_scaled_grad_is_scale_times_grad_written_into_out(reg, dtype):
+    w = weights(dtype=dtype)
+    w[0, 0] = 0.0                                       # sign(0) = 0
+    out = np.full_like(w, np.nan)
+    kept = w.copy()
+    result = reg.scaled_grad(w, -0.05, out)
+    assert result is out and out.dtype == dtype
+    np.testing.assert_allclose(out, -0.05 * reg.grad(w), rtol=1e-6 if dtype == np.float32 else 1e-15)
+    np.testing.assert_array_equal(w, kept)
+
+
+def test_a_subclass_with_its_own_grad_has_no_linear_factor():
+    assert _DoubledL2(l2=0.1).linear_factor is None and _NoOut().linear_factor is None

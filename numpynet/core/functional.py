@@ -31,6 +31,7 @@ from . import training as _training
 from .config import as_float_dtype
 from .errors import ShapeError, SpecError
 from .layers.base import layer_to_json
+from .layers.core import takes_grad_scale
 from .spec import check_bool, check_int
 from .tables import text_table
 
@@ -427,7 +428,9 @@ class Model:
         """Σ of parameter penalties over all layers (Keras's ``sum(model.losses)``)."""
         return float(sum(layer.regularization_loss() for layer in self.layers))
 
-    def _loss_and_grads(self, xs, ys, training, sws=None):
+    def _loss_and_grads(self, xs, ys, training, sws=None, grad_scale=None):
+        """Forward, loss, backward. With ``grad_scale`` s (a pre-scaled step, see :meth:`_gradient_scale`) the
+        trainable layers store s·(data gradient) and the penalty gradients are left to the optimizer."""
         outs, activity = self._forward(xs, training)
         data_loss, douts = 0.0, []
         for loss, out, y in zip(self._train_losses, outs, ys):
@@ -435,17 +438,43 @@ class Model:
             data_loss += float(value)
             douts.append(dout)
         reg_loss = self.regularization_loss() + activity
-        self._backward(douts)
-        for layer in self.layers:
-            layer.add_regularization_grads()
+        if grad_scale is None:
+            self._backward(douts)
+            for layer in self.layers:
+                layer.add_regularization_grads()
+        else:
+            scaled = [layer for layer in self.layers if layer.trainable_names]
+            for layer in scaled:
+                layer.grad_scale = grad_scale
+            try:
+                self._backward(douts)
+            finally:
+                for layer in scaled:
+                    del layer.grad_scale
         return float(data_loss), float(reg_loss), outs
+
+    def _gradient_scale(self):
+        """s = −η when the optimizer takes pre-scaled gradients and every trainable layer can produce them (Dense
+        layers, none shared), else None."""
+        scale = self.optimizer.gradient_scale()
+        if scale is None or getattr(self, "_shared", None):
+            return None
+        if not all(takes_grad_scale(layer) for layer in self.layers if layer.trainable_names):
+            return None
+        return scale
 
     def _step(self, xs, ys, sws=None):
         """One update; skipped when the loss is NaN/inf (the weights that produced it stay as they are)."""
-        data_loss, reg_loss, outs = self._loss_and_grads(xs, ys, training=True, sws=sws)
+        scale = self._gradient_scale()
+        data_loss, reg_loss, outs = self._loss_and_grads(xs, ys, training=True, sws=sws, grad_scale=scale)
         total = data_loss + reg_loss
         if math.isfinite(total):
-            self.optimizer.apply_gradients(self.trainable_weight_arrays(), self._trainable_grad_arrays())
+            if scale is None:
+                self.optimizer.apply_gradients(self.trainable_weight_arrays(), self._trainable_grad_arrays())
+            else:
+                penalties = [layer.regularizers.get(key) for layer in self.layers for key in layer.trainable_names]
+                self.optimizer.apply_scaled_gradients(self.trainable_weight_arrays(), self._trainable_grad_arrays(),
+                                                      scale, penalties)
             for layer in self.layers:
                 layer.apply_constraints()
         return data_loss, reg_loss, outs

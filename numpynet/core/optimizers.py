@@ -21,6 +21,15 @@ State is kept per parameter, in the parameter's dtype (float32 weights get float
 The hot path works in place (``np.multiply(g, η, out=buf)``, ``w -= buf``) on scratch buffers that are reused
 from step to step, so a step allocates no arrays; the caller's gradient arrays are never written.
 
+**Pre-scaled steps** (plain and momentum SGD). An update that is linear in the gradient lets the model fold the
+learning rate into its small batch-sized arrays before the weight-gradient product: with s = −η from
+:meth:`Optimizer.gradient_scale`, a Dense layer computes G = xᵀ·(s·dz) = s·g (a pass over batch × units, not over
+the in × units kernel), and :meth:`Optimizer.apply_scaled_gradients` adds the penalty gradients itself, in Keras's
+order (dR/dW added to the data gradient, then the update). Plain SGD is then ``w += G`` (one pass instead of two),
+and with L2 (dR/dW = k·w) w ← (1 − η·k)·w + G (two passes instead of four); momentum is m ← μ·m + G − η·k·w,
+w ← w + m (five passes instead of six). :meth:`Optimizer.apply_gradients` stays the textbook step; the tests compare
+the two. Every other optimizer, and SGD with clipping or weight decay, answers ``gradient_scale() is None``.
+
 ``lr`` is accepted everywhere as an alias of ``learning_rate``; ``learning_rate`` may be a float, a
 :class:`~numpynet.schedules.LearningRateSchedule` or a schedule spec string::
 
@@ -300,6 +309,58 @@ class Optimizer(Configurable):
             self._update(i, w, g, bufs, constants)
         self.iterations = t
 
+    # ------------------------------------------------------------------------------------------ pre-scaled step
+    def gradient_scale(self):
+        """The factor s the model may fold into its gradients before this step, or None (the default).
+
+        Not None only where the step is exact with gradients handed over as G = s·g and the penalties left out
+        (:meth:`apply_scaled_gradients`): SGD, with or without (Nesterov) momentum, s = −η at the current step.
+        Clipping needs the unscaled gradient and is not linear; decoupled weight decay is kept on the textbook path.
+        """
+        return None
+
+    def apply_scaled_gradients(self, params, scaled_grads, scale, penalties=None):
+        """The step of :meth:`apply_gradients`, from pre-scaled data gradients.
+
+        ``scaled_grads[i]`` is G = s·g with g the gradient of the *data* loss and s = :meth:`gradient_scale` (the
+        caller multiplied a small factor of the product by s, e.g. dz in dW = xᵀ·(s·dz)); ``penalties[i]`` is the
+        regularizer of ``params[i]`` or None. The update is the one :meth:`apply_gradients` makes with the gradient
+        g + dR/dW — the penalty's gradient added to the data gradient first, as Keras — but computed as s·(g +
+        dR/dW) = G + s·dR/dW, with fewer passes over the weights. ``scaled_grads`` are not modified.
+        """
+        params = params if isinstance(params, list) else list(params)
+        grads = scaled_grads if isinstance(scaled_grads, list) else list(scaled_grads)
+        owner = type(self).__name__
+        penalties = [None] * len(params) if penalties is None else list(penalties)
+        if len(params) != len(grads) or len(params) != len(penalties):
+            raise ShapeError(f"{owner}.apply_scaled_gradients: {len(params)} parameters, {len(grads)} gradients and "
+                             f"{len(penalties)} penalties; they must be aligned")
+        if not params:
+            return
+        if not self.built:
+            self.build(params)
+        expected = self.gradient_scale()
+        if expected is None or scale != expected:
+            raise DataError(f"{owner}.apply_scaled_gradients: the gradients were scaled by {scale!r}, this step takes "
+                            + ("no pre-scaled gradients" if expected is None else f"{expected!r} (−η of this step)")
+                            + "; use apply_gradients with unscaled gradients")
+        self._check_step(params, grads)
+        scratch = self._scratch if self._scratch is not None else self._make_scratch(params)
+        for i, (w, G, reg) in enumerate(zip(params, grads, penalties)):
+            if G is None:
+                continue
+            if not isinstance(G, np.ndarray):
+                G = np.asarray(G)
+            bufs = scratch[i]
+            if G.dtype != w.dtype:
+                np.copyto(bufs[-1], G, casting="same_kind")
+                G = bufs[-1]
+            self._update_scaled(i, w, G, reg, scale, bufs)
+        self.iterations += 1
+
+    def _update_scaled(self, i, w, G, reg, scale, bufs):
+        raise NotImplementedError(f"{type(self).__name__} takes no pre-scaled gradients")
+
     def _check_step(self, params, grads):
         """Everything is checked before anything is written, so a bad call leaves weights and state untouched."""
         owner = type(self).__name__
@@ -394,6 +455,15 @@ class SGD(Optimizer):
     Nesterov:        m ← μ·m − η·g;  w ← w + μ·m − η·g
 
     State: ``momentum`` (only when μ > 0), shape of w. ``momentum`` μ in [0, 1).
+
+    Pre-scaled step (:meth:`apply_scaled_gradients`, without clipping or weight decay), G = −η·g the data gradient
+    already scaled, P = −η·dR/dW the penalty's (k·w for L2), passes over w-sized arrays in brackets:
+
+        plain, no penalty:   w ← w + G                                     [1; textbook 2]
+        plain, dR/dW = k·w:  w ← (1 − η·k)·w + G                           [2; textbook 4 with the penalty]
+        plain, other R:      w ← w + (G + P)                               [3]
+        momentum:            m ← μ·m + G + P;  w ← w + m                   [3, 5 with L2; textbook 4, 6]
+        Nesterov:            m ← μ·m + G + P;  w ← w + μ·m + G + P
     """
 
     def __init__(self, learning_rate=_LR_DEFAULT_SGD, momentum=0.0, nesterov=False, weight_decay=None,
@@ -420,6 +490,41 @@ class SGD(Optimizer):
             w -= step
             np.multiply(m, mu, out=step)
             w += step                                 # w ← w + μ·m − η·g
+        else:
+            w += m
+
+    def gradient_scale(self):
+        """−η of the current step, or None with clipping or weight decay (see :class:`Optimizer`)."""
+        if self.clipnorm or self.clipvalue or self.global_clipnorm or self.weight_decay:
+            return None
+        return -self.learning_rate_at()
+
+    def _update_scaled(self, i, w, G, reg, s, bufs):
+        mu = self.momentum
+        if not mu:
+            k = None if reg is None else reg.linear_factor
+            if reg is None:
+                w += G                                # w ← w − η·g
+            elif k is not None:
+                w *= 1.0 + s * k                      # w ← (1 − η·k)·w − η·g  =  w − η·(g + k·w)
+                w += G
+            else:
+                P = reg.scaled_grad(w, s, bufs[0])
+                P += G
+                w += P                                # w ← w − η·(g + dR/dW)
+            return
+        P = None if reg is None else reg.scaled_grad(w, s, bufs[0])     # −η·dR/dW, from w before the step
+        m = self._slots["momentum"][i]
+        m *= mu
+        m += G
+        if P is not None:
+            m += P                                    # m ← μ·m − η·(g + dR/dW)
+        if self.nesterov:
+            w += G
+            if P is not None:
+                w += P
+            np.multiply(m, mu, out=bufs[0])
+            w += bufs[0]                              # w ← w + μ·m − η·(g + dR/dW)
         else:
             w += m
 

@@ -27,6 +27,12 @@ both spellings; the keyword says the convention. Strengths must be finite, ≥ 0
 gradient factor 2·c stays finite (``L2(lambd=10**400)`` is a ``SpecError``, not an ``OverflowError``).
 
 Penalties are returned as Python floats; gradients keep the dtype (and shape) of W.
+
+**Folded into the optimizer step.** When the model lets a plain or momentum SGD step take the penalty itself
+(:meth:`numpynet.optimizers.Optimizer.apply_scaled_gradients`), the step asks for s·dR/dW (s = −η) with
+:meth:`RegularizerBase.scaled_grad` — one pass for L2 (``W·(s·2c)``) instead of dR/dW and then the scaling — and, for
+a penalty whose gradient is k·W (L2; L1L2 without its L1 term), for :attr:`RegularizerBase.linear_factor` k, which lets
+plain SGD shrink W in place: w ← (1 − η·k)·w − η·g, the same number as w − η·(g + k·w).
 """
 
 from __future__ import annotations
@@ -51,6 +57,17 @@ class RegularizerBase(Configurable):
 
     def grad(self, W, out=None):
         raise NotImplementedError
+
+    #: k when dR/dW = k·W (a penalty c·Σw², k = 2c); None for any other penalty
+    linear_factor = None
+
+    def scaled_grad(self, W, scale, out):
+        """``scale``·dR/dW written into ``out`` (same shape and dtype as W): one pass W·(scale·k) for a penalty with a
+        :attr:`linear_factor` k, else :meth:`grad` followed by one scaling pass."""
+        k = self.linear_factor
+        if k is not None:
+            return np.multiply(W, scale * k, out=out)
+        return np.multiply(self.grad(W), scale, out=out)   # any grad(W), also one without out=
 
     def __call__(self, W):
         return self.loss(W)
@@ -174,6 +191,11 @@ class L2(RegularizerBase):
     def grad(self, W, out=None):
         return np.multiply(W, self._two_c, out=out)
 
+    @property
+    def linear_factor(self):
+        """k = 2c of dR/dW = k·W (None in a subclass with its own ``grad``, which may be another function)."""
+        return self._two_c if type(self).grad is L2.grad else None
+
 
 @registry.register("l1")
 class L1(RegularizerBase):
@@ -210,6 +232,14 @@ class L1(RegularizerBase):
         out *= self._lam
         return out
 
+    def scaled_grad(self, W, scale, out):
+        """scale·λ·sign(W) in ``out``, two passes and no temporary."""
+        if type(self).grad is not L1.grad:
+            return super().scaled_grad(W, scale, out)
+        np.sign(W, out=out)
+        out *= scale * self._lam
+        return out
+
 
 @registry.register("l1l2", "l1_l2", "elastic_net")
 class L1L2(RegularizerBase):
@@ -242,6 +272,11 @@ class L1L2(RegularizerBase):
                 out += (2.0 * self.l2) * W   # one temporary: W itself must stay untouched
             return out
         return np.multiply(W, 2.0 * self.l2, out=out)
+
+    @property
+    def linear_factor(self):
+        """2·l2 when there is no L1 term (dR/dW = 2·l2·W), else None (also in a subclass with its own ``grad``)."""
+        return None if self.l1 or type(self).grad is not L1L2.grad else 2.0 * self.l2
 
 
 # ---------------------------------------------------------------------------------------------------- lookup

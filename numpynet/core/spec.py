@@ -352,6 +352,10 @@ def to_json(obj):
     return {"name": obj.spec_name, "config": clean(obj.get_config())}
 
 
+def _is_str(value):
+    return isinstance(value, str)
+
+
 class Registry:
     """Name -> class table of one family, with aliases, case-insensitive lookup and helpful errors.
 
@@ -447,9 +451,14 @@ class Registry:
             name, args, kwargs = parse_call(identifier)
             return self.build(name, args, kwargs)
         if isinstance(identifier, dict) and "name" in identifier:
-            return self.build(identifier["name"], (), identifier.get("config") or {})
+            name, config = identifier["name"], identifier.get("config") or {}
+            if not isinstance(name, str) or not isinstance(config, dict) or not all(map(_is_str, config)):
+                raise SpecError(f"a {self.family} dict must be {{'name': str, 'config': {{keyword: value}}}}, got "
+                                f"{identifier!r:.200}")
+            return self.build(name, (), config)
         if isinstance(identifier, type) and issubclass(identifier, self.base):
             return identifier()
-        raise SpecError(f"cannot make a {self.family} from {identifier!r} ({type(identifier).__name__}); expected "
-                        f"a spec string such as {self.names()[0]!r}, a {self.base.__name__} instance"
-                        + (" or None" if self.allow_none else ""))
+        example = f"a spec string such as {self.names()[0]!r}" if self.names() else "a spec string"
+        none = " or None" if self.allow_none else ""
+        raise SpecError(f"cannot make a {self.family} from {identifier!r:.200} ({type(identifier).__name__}); "
+                        f"expected {example}, a {self.base.__name__} instance{none}")
