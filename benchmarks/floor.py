@@ -34,6 +34,14 @@ from . import SEED, load_data, workload
 from .run import GemmEpochs, _limit_blas_threads, measured, numpynet_model
 
 
+def shuffled_batches(rng, X, y, batch_size, out):
+    """(x, y) of each full batch of a fresh permutation, x gathered into the reused buffer ``out``."""
+    order = rng.permutation(X.shape[0])
+    for i in range(X.shape[0] // batch_size):
+        idx = order[i * batch_size:(i + 1) * batch_size]
+        yield np.take(X, idx, axis=0, out=out, mode="clip"), y[idx]
+
+
 class BareW1:
     """W1's network as bare arrays, trained by :meth:`epoch`; the same initialization scale as glorot_uniform."""
 
@@ -57,13 +65,9 @@ class BareW1:
         """One pass over (X, y) in shuffled full batches; returns the mean training loss."""
         B, lr = self.batch_size, self.lr
         W1, b1, W2, b2 = self.W1, self.b1, self.W2, self.b2
-        order = self.rng.permutation(X.shape[0])
         total = 0.0
         n_batches = X.shape[0] // B
-        for i in range(n_batches):
-            idx = order[i * B:(i + 1) * B]
-            xb = np.take(X, idx, axis=0, out=self.xb, mode="clip")
-            yb = y[idx]
+        for xb, yb in shuffled_batches(self.rng, X, y, B, self.xb):
             h = xb @ W1                                   # forward: h = σ(x·W1 + b1)
             h += b1
             np.negative(h, out=h)
@@ -138,13 +142,9 @@ class BareW2:
         (W1, W2, W3), (b1, b2, b3) = self.Ws, self.bs
         gW1, gb1, gW2, gb2, gW3, gb3 = self.grads
         zero1, zero2 = self.zeros
-        order = self.rng.permutation(X.shape[0])
         total = 0.0
         n_batches = X.shape[0] // B
-        for i in range(n_batches):
-            idx = order[i * B:(i + 1) * B]
-            xb = np.take(X, idx, axis=0, out=self.xb, mode="clip")
-            yb = y[idx]
+        for xb, yb in shuffled_batches(self.rng, X, y, B, self.xb):
             z1 = xb @ W1                                  # forward: h = elu(x·W + b) = expm1(min(z, 0)) + max(z, 0)
             z1 += b1
             h1 = np.minimum(z1, zero1)

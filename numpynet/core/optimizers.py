@@ -281,16 +281,9 @@ class Optimizer(Configurable):
     def apply_gradients(self, params, grads):
         """One step: clip → weight decay → update, each ``params[i]`` in place with ``grads[i]``; then
         ``iterations`` += 1. ``grads`` are not modified. Builds the state on first use."""
-        params = params if isinstance(params, list) else list(params)
-        grads = grads if isinstance(grads, list) else list(grads)
-        owner = type(self).__name__
-        if len(params) != len(grads):
-            raise ShapeError(f"{owner}.apply_gradients: {len(params)} parameters but {len(grads)} gradients")
+        params, grads, _ = self._step_arguments("apply_gradients", params, grads)
         if not params:
             return   # Keras: nothing to apply is a no-op (iterations unchanged)
-        if not self.built:
-            self.build(params)
-        self._check_step(params, grads)
         lr = self.learning_rate_at()
         t = self.iterations + 1
         global_scale = self._global_clip_scale(grads) if self.global_clipnorm else None
@@ -328,23 +321,15 @@ class Optimizer(Configurable):
         g + dR/dW — the penalty's gradient added to the data gradient first, as Keras — but computed as s·(g +
         dR/dW) = G + s·dR/dW, with fewer passes over the weights. ``scaled_grads`` are not modified.
         """
-        params = params if isinstance(params, list) else list(params)
-        grads = scaled_grads if isinstance(scaled_grads, list) else list(scaled_grads)
-        owner = type(self).__name__
-        penalties = [None] * len(params) if penalties is None else list(penalties)
-        if len(params) != len(grads) or len(params) != len(penalties):
-            raise ShapeError(f"{owner}.apply_scaled_gradients: {len(params)} parameters, {len(grads)} gradients and "
-                             f"{len(penalties)} penalties; they must be aligned")
+        params, grads, penalties = self._step_arguments("apply_scaled_gradients", params, scaled_grads, penalties)
         if not params:
             return
-        if not self.built:
-            self.build(params)
         expected = self.gradient_scale()
         if expected is None or scale != expected:
-            raise DataError(f"{owner}.apply_scaled_gradients: the gradients were scaled by {scale!r}, this step takes "
+            raise DataError(f"{type(self).__name__}.apply_scaled_gradients: the gradients were scaled by {scale!r}, "
+                            "this step takes "
                             + ("no pre-scaled gradients" if expected is None else f"{expected!r} (−η of this step)")
                             + "; use apply_gradients with unscaled gradients")
-        self._check_step(params, grads)
         scratch = self._scratch if self._scratch is not None else self._make_scratch(params)
         for i, (w, G, reg) in enumerate(zip(params, grads, penalties)):
             if G is None:
@@ -360,6 +345,22 @@ class Optimizer(Configurable):
 
     def _update_scaled(self, i, w, G, reg, scale, bufs):
         raise NotImplementedError(f"{type(self).__name__} takes no pre-scaled gradients")
+
+    def _step_arguments(self, method, params, grads, penalties=None):
+        """``(params, grads, penalties)`` as aligned lists, checked (:meth:`_check_step`) and the state built, before
+        a step writes anything; empty lists for a step with nothing to apply."""
+        params = params if isinstance(params, list) else list(params)
+        grads = grads if isinstance(grads, list) else list(grads)
+        penalties = [None] * len(params) if penalties is None else list(penalties)
+        if len(params) != len(grads) or len(params) != len(penalties):
+            raise ShapeError(f"{type(self).__name__}.{method}: {len(params)} parameters but {len(grads)} gradients"
+                             + (f" and {len(penalties)} penalties" if len(penalties) != len(params) else "")
+                             + "; they must be aligned")
+        if params:
+            if not self.built:
+                self.build(params)
+            self._check_step(params, grads)
+        return params, grads, penalties
 
     def _check_step(self, params, grads):
         """Everything is checked before anything is written, so a bad call leaves weights and state untouched."""

@@ -161,8 +161,7 @@ def _dfn(config):
     return DFN(hidden_dims=tuple(d["hidden_dims"]), n_classes=d["n_classes"], activation=d["activation"],
                regularizer=d["regularizer"], init_w=d["init_w"], init_b=d["init_b"], dropout=d["dropout"],
                seed=config.get("seed"), dtype=config.get("dtype"), name=config.get("name", "dfn"),
-               optimizer=compile_cfg.get("optimizer", "sgd(lr=0.1)"),
-               loss=compile_cfg.get("loss", "softmax_cross_entropy"), metrics=compile_cfg.get("metrics"))
+               **{key: compile_cfg[key] for key in ("optimizer", "loss", "metrics") if key in compile_cfg})
 
 
 def model_from_config(config, custom_objects=None):
