@@ -45,11 +45,11 @@ from . import SEED, THREADS, WORKLOADS, load_data, workload
 from .peers import FRAMEWORKS, RUNNERS, availability, unsupported
 
 SCHEMA = "numpynet-bench/1"
-# numpynet / PyTorch seconds-per-epoch ratios that issue 7 asks for (W4: MobileNetV2, also against Keras), and the
-# overhead bound over pure GEMM time.
-TARGETS = {"W1": 0.8, "W2": 0.9, "W3": 1.5, "W4": 1.5}
-KERAS_TARGETS = {"W4": 1.0}
-GEMM_BOUND = {"W1": 1.5, "W2": 1.5}
+# numpynet / PyTorch and numpynet / Keras seconds-per-epoch ratios that issue 15 asks for. Its earlier bound on
+# numpynet / (its GEMMs alone) is withdrawn (a framework-free NumPy loop of W1 already sits at ~1.5x its GEMMs):
+# the GEMM ratio is still measured and shown in the table, and benchmarks/floor.py compares with the bare loop.
+TARGETS = {"W1": 0.35, "W2": 0.35, "W3": 1.0, "W4": 1.0}
+KERAS_TARGETS = {"W3": 0.6, "W4": 0.7}
 MEMORY_BOUND = {"W2": 2.0}        # tracemalloc peak of fit / training data bytes
 MEMORY_REPORT = ("W4",)           # workloads whose peak memory of fit is printed under the checks, for every framework
 _MARK = "@@BENCH-RESULT@@"
@@ -447,10 +447,6 @@ def summarize(rows):
             if wid in targets and peer in ratios[wid]:
                 checks.append({"check": f"{wid} numpynet/{peer} s/epoch", "value": ratios[wid][peer],
                                "bound": targets[wid], "passed": ratios[wid][peer] <= targets[wid]})
-        if wid in GEMM_BOUND:
-            value = ours["gemm_ratio"]
-            checks.append({"check": f"{wid} numpynet / its GEMM time", "value": value, "bound": GEMM_BOUND[wid],
-                           "passed": value <= GEMM_BOUND[wid]})
         if wid in MEMORY_BOUND:
             value = ours["traced_peak_bytes"] / ours["train_bytes"]
             checks.append({"check": f"{wid} fit peak memory (tracemalloc) / training data", "value": value,

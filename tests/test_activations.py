@@ -318,3 +318,46 @@ def test_bad_arguments_are_spec_errors(spec, words):
         activations.get(spec)
     for word in words:
         assert word in str(info.value)
+
+
+def _ulps(a, b):
+    """Distance in float32 units in the last place (both arrays non-positive or zero)."""
+    return np.abs(a.view(np.int32).astype(np.int64) - b.view(np.int32).astype(np.int64))
+
+
+def test_expm1_of_negative_part_float32_is_within_5_ulps_of_the_exact_value():
+    # the reference: expm1 in float64 (exact to float32 precision), rounded once
+    x = np.concatenate([-np.logspace(-45, 2.1, 200_001), np.linspace(-100.0, 0.0, 200_001),
+                        -20.0 * np.random.default_rng(0).random(200_000)]).astype(np.float32)
+    exact = np.expm1(x.astype(np.float64)).astype(np.float32)
+    got = activations.expm1_of_negative_part(x)
+    assert got.dtype == np.float32
+    assert _ulps(got, exact).max() <= 5
+    assert got.min() >= -1.0                              # never beyond ELU's bound −α
+    tiny = np.float32(-1e-30)                             # e^x rounds to 1 there: the result is x itself
+    assert activations.expm1_of_negative_part(np.array([tiny]))[0] == tiny
+
+
+def test_expm1_of_negative_part_takes_the_negative_part_and_keeps_special_values():
+    for dtype in (np.float32, np.float64):
+        x = np.array([3.0, 0.0, -0.0, -1.0, -1e4, -np.inf, np.nan, np.inf], dtype)
+        got = activations.expm1_of_negative_part(x)
+        assert got.dtype == dtype
+        np.testing.assert_allclose(got[:4], [0.0, 0.0, 0.0, math.expm1(-1.0)], rtol=1e-6)
+        assert got[4] == -1.0 and got[5] == -1.0 and np.isnan(got[6]) and got[7] == 0.0
+    x64 = np.linspace(-30.0, 5.0, 1001)
+    assert np.array_equal(activations.expm1_of_negative_part(x64), np.expm1(np.minimum(x64, 0.0)))
+
+
+@pytest.mark.parametrize("spec", ["elu", "elu(alpha=0.5)", "selu"])
+def test_elu_family_float32_matches_the_plain_expm1_form(spec):
+    # the plain textbook line: max(x, 0) + α·expm1(min(x, 0)), in float64, rounded to float32
+    act = activations.get(spec)
+    x = np.random.default_rng(1).normal(0.0, 3.0, (64, 50)).astype(np.float32)
+    alpha = getattr(act, "alpha", act.ALPHA if hasattr(act, "ALPHA") else 1.0)
+    scale = getattr(act, "SCALE", 1.0)
+    x64 = x.astype(np.float64)
+    plain = scale * (np.maximum(x64, 0.0) + alpha * np.expm1(np.minimum(x64, 0.0)))
+    got = act.forward(x)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, plain, rtol=1e-6, atol=1e-7)

@@ -163,3 +163,49 @@ def test_penalties_and_gradients_follow_the_textbook_formulas_in_float64():
         step = np.zeros_like(W)
         step[i] = eps
         assert (reg.loss(W + step) - reg.loss(W - step)) / (2 * eps) == pytest.approx(grad[i], rel=1e-6)
+
+
+# ---------------------------------------------------------------------------------------------- pre-scaled gradients
+# What the pre-scaled SGD step asks of a penalty (optimizers.SGD._update_scaled): s·dR/dW written into the buffer
+# it hands over, from the gradient the penalty really has.
+
+def _weights():
+    rng = np.random.default_rng(3)
+    W = rng.normal(size=(7, 5))
+    W[0, :2] = 0.0                                          # sign(0) = 0 must survive the scaling
+    return W
+
+
+def test_a_linear_penalty_scales_w_once_into_the_given_buffer():
+    W, s = _weights(), -0.1
+    reg = nn.regularizers.L2(l2=0.3)                         # dR/dW = 0.6·W: k = 0.6
+    out = np.full_like(W, np.nan)
+    got = reg.scaled_grad(W, s, out)
+    assert got is out
+    assert np.array_equal(out, W * (s * 0.6))               # one product W·(s·k), not (k·W)·s
+    assert not np.array_equal(W * (s * 0.6), (W * 0.6) * s)  # (the two roundings differ on these weights)
+
+
+def test_plain_l1_scaled_grad_is_s_lambda_sign_w_in_the_buffer():
+    W, s = _weights(), -0.05
+    reg = nn.regularizers.L1(l1=0.3)
+    out = np.full_like(W, np.nan)
+    assert reg.scaled_grad(W, s, out) is out
+    assert np.array_equal(out, np.sign(W) * (s * 0.3))
+
+
+class _SmoothL1(nn.regularizers.L1):
+    """An L1 whose gradient is a smooth stand-in for sign (a user's subclass): the scaled step must use it."""
+
+    def grad(self, W, out=None):
+        return np.multiply(np.tanh(4.0 * W), 0.3, out=out)
+
+
+def test_an_l1_subclass_with_its_own_gradient_is_scaled_through_that_gradient():
+    W, s = _weights(), -0.05
+    reg = _SmoothL1(l1=0.3)
+    out = np.full_like(W, np.nan)
+    got = reg.scaled_grad(W, s, out)
+    assert got is out
+    np.testing.assert_allclose(out, s * 0.3 * np.tanh(4.0 * W), rtol=1e-15, atol=0)
+    assert not np.array_equal(out, np.sign(W) * (s * 0.3))

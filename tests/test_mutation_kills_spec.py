@@ -427,6 +427,12 @@ def test_parse_terms_messages_name_the_whole_spec():
     assert refused(spec.parse_terms, "a + zzz", known={"b", "a"}) == "unknown name 'zzz' in spec 'a + zzz'. Known: a, b"
     assert refused(spec.parse_terms, "Dropot", known={"dropout", "drop", "l2"}) == \
         "unknown name 'dropot' in spec 'Dropot'. Did you mean 'dropout' or 'drop'? Known: drop, dropout, l2"
+    # a leading '+' is a missing term (the check looks at the first character only, not "+a" as a whole)
+    assert refused(spec.parse_terms, "+dropout") == \
+        "empty part in spec '+dropout': a '+' needs a term on each side, e.g. 'a + b(k=1)'"
+    # the hint: the three closest names at similarity >= 0.5 ('l3' is 0.5 from each 'lN')
+    assert refused(spec.parse_terms, "l3", known={"l1", "l2", "l4", "l5"}) == \
+        "unknown name 'l3' in spec 'l3'. Did you mean 'l5' or 'l4' or 'l2'? Known: l1, l2, l4, l5"
 
 
 @pytest.mark.parametrize("identifier", [{"name": 3}, {"name": None}, {"name": "l2", "config": [1]},

@@ -18,13 +18,15 @@ import os
 from pathlib import Path
 
 LAYERS = ("test_layers_conv", "test_layers_norm_dropout", "test_layers_mobilenet", "test_graph",
-          "test_gradients_split", "test_model", "test_fit_api", "test_mutation_kills_layers")
+          "test_gradients_split", "test_model", "test_fit_api", "test_prescaled_step",
+          "test_mutation_kills_layers", "test_mutation_kills_conv")
 TESTS_OF = {
     "numpynet.core.spec": ("test_spec", "test_mutation_kills_spec"),
-    "numpynet.core.regularizers": ("test_regularizers", "test_mutation_kills_regularizers"),
+    "numpynet.core.regularizers": ("test_regularizers", "test_mutation_kills_regularizers", "test_prescaled_step"),
     "numpynet.core.activations": ("test_activations", "test_mutation_kills_activations"),
     "numpynet.core.losses": ("test_losses", "test_metrics", "test_mutation_kills_losses"),
-    "numpynet.core.optimizers": ("test_optimizers", "test_schedules", "test_mutation_kills_optimizers"),
+    "numpynet.core.optimizers": ("test_optimizers", "test_schedules", "test_mutation_kills_optimizers",
+                                 "test_prescaled_step"),
     "numpynet.core.io": ("test_safety_io", "test_model", "test_mutation_kills_io"),
     "numpynet.core.saving": ("test_safety_io", "test_model", "test_mutation_kills_io"),
     "numpynet.core.serialization": ("test_safety_io", "test_model", "test_mutation_kills_io"),
