@@ -20,6 +20,8 @@ from pathlib import Path
 LAYERS = ("test_layers_conv", "test_layers_norm_dropout", "test_layers_mobilenet", "test_graph",
           "test_gradients_split", "test_model", "test_fit_api", "test_prescaled_step",
           "test_mutation_kills_layers", "test_mutation_kills_conv")
+CONV = ("test_layers_conv", "test_layers_mobilenet", "test_mutation_kills_conv")
+GRAPH = ("test_graph", "test_layers_mobilenet", "test_layers_conv", "test_mutation_kills_layers")
 TESTS_OF = {
     "numpynet.core.spec": ("test_spec", "test_mutation_kills_spec"),
     "numpynet.core.regularizers": ("test_regularizers", "test_mutation_kills_regularizers", "test_prescaled_step"),
@@ -30,7 +32,21 @@ TESTS_OF = {
     "numpynet.core.io": ("test_safety_io", "test_model", "test_mutation_kills_io"),
     "numpynet.core.saving": ("test_safety_io", "test_model", "test_mutation_kills_io"),
     "numpynet.core.serialization": ("test_safety_io", "test_model", "test_mutation_kills_io"),
-    "numpynet.core.layers": LAYERS,
+    "numpynet.core.layers": LAYERS,           # base.py: every layer test
+    # the other layer modules: the tests of those layers (each layer module costs minutes per survivor otherwise)
+    "numpynet.core.layers.conv": CONV,
+    "numpynet.core.layers.depthwise": CONV,
+    "numpynet.core.layers.pooling": CONV,
+    "numpynet.core.layers.windows": CONV,
+    "numpynet.core.layers.core": ("test_model", "test_prescaled_step", "test_gradients_split", "test_layers_conv",
+                                  "test_mutation_kills_conv"),
+    "numpynet.core.layers.normalization": ("test_layers_norm_dropout", "test_layers_mobilenet",
+                                           "test_mutation_kills_layers"),
+    "numpynet.core.layers.noise": ("test_layers_norm_dropout", "test_mutation_kills_layers"),
+    "numpynet.core.layers.merge": GRAPH,
+    "numpynet.core.layers.reshaping": GRAPH,
+    "numpynet.core.layers.activation_layers": GRAPH,
+    "numpynet.core.layers.input_layer": GRAPH,
 }
 
 
