@@ -103,3 +103,11 @@ def test_loss_gradients(name):
 def test_regularizer_gradients(name):
     w = RNG.uniform(0.05, 1.0, size=(4, 3)) * RNG.choice([-1.0, 1.0], size=(4, 3))   # no w = 0 (|w| has a kink)
     assert gradcheck.check_regularizer(REGULARIZERS[name], w) < TOL
+
+
+def test_a_nan_error_anywhere_fails_the_gradient_report():
+    # Python's max skips a NaN unless it comes first: a layer with an all-NaN kernel gradient used to pass its check
+    from numpynet.gradcheck import GradReport
+    report = GradReport({"input": 1e-9, "W": float("nan"), "b": 1e-10})
+    assert not report < 1e-6
+    assert GradReport({"input": 1e-9, "W": 3e-8}) == 3e-8

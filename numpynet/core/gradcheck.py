@@ -23,10 +23,13 @@ TINY = 1e-12
 
 
 class GradReport(float):
-    """The worst relative error (a float) that also carries the per-parameter errors in ``.errors``."""
+    """The worst relative error (a float) that also carries the per-parameter errors in ``.errors``.
+
+    A NaN error anywhere makes the worst NaN (so ``report < tol`` fails): Python's ``max`` would skip it unless it
+    came first, and a layer whose kernel gradient is all NaN would pass its check."""
 
     def __new__(cls, errors):
-        worst = max(errors.values()) if errors else 0.0
+        worst = float(np.max(list(errors.values()))) if errors else 0.0   # np.max propagates NaN
         obj = super().__new__(cls, worst)
         obj.errors = dict(errors)
         return obj
