@@ -33,8 +33,10 @@ Survivors of the mutation run left alive, 39 of 404 (io.py 20 of 175, saving.py 
     model without weights does nothing, the same as skipping it.
   saving.py
   * save_model 31: ``allow_nan=None`` is falsy, the same as False.
-  * _umask 8: codec "ASCII" is "ascii". _umask 2 4 (locale encoding instead of "ascii") differ only when the
-    process name is not ASCII, and there the mutant is right and the original wrong (reported as a bug, not pinned).
+  * _umask 8: codec "ASCII" is "ascii". (_umask 2 4, the locale encoding instead of "ascii", showed a real bug: a
+    non-ASCII process name made the read fail and the umask fall back to 022; the file is now read with
+    errors="replace", pinned by the last test of this file, and those mutants may survive as equivalent on a UTF-8
+    locale.)
   * _fsync_directory 15: ``O_RDONLY & O_DIRECTORY`` is 0, i.e. O_RDONLY, which opens a directory on Linux too;
     the path is always a directory.
   * _generator_states 3 8 9: the shuffle generator is never any layer's generator, so leaving it out of
@@ -904,3 +906,14 @@ def test_layers_sharing_the_models_stream_keep_sharing_it(tmp_path):
         model.train_on_batch(X, y)
         loaded.train_on_batch(X, y)
     assert same_weights(model, loaded)
+
+
+def test_the_umask_is_read_also_when_the_process_name_is_not_ascii(monkeypatch, tmp_path):
+    # /proc/self/status starts with the process name, which prctl can set to any bytes; the Umask line is ASCII
+    from numpynet.core import saving
+    status = tmp_path / "status"
+    status.write_bytes("Name:\tnöt-äscii\nUmask:\t0077\nState:\tR (running)\n".encode())
+    real_open = open
+    monkeypatch.setattr("builtins.open", lambda path, *a, **k: real_open(status if path == "/proc/self/status"
+                                                                            else path, *a, **k))
+    assert saving._umask() == 0o077

@@ -95,7 +95,8 @@ def _file_mode(target):
 def _umask():
     # os.umask can only be read by setting it, which races with other threads; Linux shows it in /proc.
     try:
-        with open("/proc/self/status", encoding="ascii") as fh:
+        # errors="replace": the Name line may hold any bytes (prctl), and only the Umask line is read
+        with open("/proc/self/status", encoding="ascii", errors="replace") as fh:
             for line in fh:
                 if line.startswith("Umask:"):
                     return int(line.split()[1], 8)
