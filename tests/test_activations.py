@@ -361,3 +361,29 @@ def test_elu_family_float32_matches_the_plain_expm1_form(spec):
     got = act.forward(x)
     assert got.dtype == np.float32
     np.testing.assert_allclose(got, plain, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("spec", ["gelu", "gelu(approximate=True)", "silu", "elu", "selu", "softplus", "sigmoid",
+                                  "tanh", "softsign", "leaky_relu"])
+def test_float16_keeps_its_dtype_and_has_finite_derivatives_at_zero(spec):
+    """float16: SciPy's erfc has no float16 loop (exact GELU came back float64), and the gate y/x of GELU/SiLU
+    was 0/0 at x = 0 because the 'near zero' threshold 1e-30 rounds to 0 in float16."""
+    act = activations.get(spec)
+    x64 = np.array([-3.0, -0.5, -1e-6, 0.0, 1e-6, 0.5, 3.0])
+    x16 = x64.astype(np.float16)
+    y16 = act(x16)
+    d16 = act.backward(np.ones_like(x16), x16, y16)
+    assert y16.dtype == np.float16 and d16.dtype == np.float16
+    y64 = act(x16.astype(np.float64))
+    d64 = act.backward(np.ones_like(y64), x16.astype(np.float64), y64)
+    np.testing.assert_allclose(y16.astype(np.float64), y64, rtol=4e-3, atol=1e-3)
+    np.testing.assert_allclose(d16.astype(np.float64), d64, rtol=4e-3, atol=1e-3)
+    assert np.all(np.isfinite(d16))
+
+
+def test_erf_and_erfc_keep_the_dtype():
+    for dtype in (np.float16, np.float32, np.float64):
+        x = np.linspace(-2, 2, 9).astype(dtype)
+        assert activations.erf(x).dtype == dtype and activations.erfc(x).dtype == dtype
+        np.testing.assert_allclose(activations.erf(x) + activations.erfc(x), 1.0, rtol=2e-3 if dtype == np.float16
+                                   else 1e-6)

@@ -742,6 +742,8 @@ def test_graph_inputs_nodes_and_outputs_are_checked():
             r"^node of layer 'd' reads a tensor no earlier node made: \[\['nowhere', 0\]\]$")
     refused(graph_config(nodes=[{"layer": "d", "inputs": []}]), r"^node of layer 'd' reads a tensor no earlier node "
                                                                  r"made: \[\]$")
+    refused(graph_config(nodes=[{"layer": "d", "inputs": [["x", 0], ["x", 0]]}]),
+            r"^node of layer 'd' lists 2 inputs, but the layer takes one$")
     outputs = r"^'outputs' must be a non-empty list of tensors the nodes made, got "
     refused(graph_config(outputs=[["ghost", 0]]), outputs + r"\[\['ghost', 0\]\]$")
     refused(graph_config(outputs=[]), outputs + r"\[\]$")

@@ -291,6 +291,9 @@ def test_step_errors_name_the_optimizer_the_method_and_both_sides():
     with pytest.raises(DataError, match=exactly("SGD.apply_gradients: parameter 1 must be an ndarray (updated in "
                                                 "place), got list")):
         opt.apply_gradients([a, [0.0, 0.0, 0.0]], [GRADS[0], GRADS[0][0]])
+    with pytest.raises(ShapeError, match=exactly("SGD.apply_scaled_gradients: gradient 1 has shape (2, 3), "
+                                                 "parameter 1 has shape (3,)")):
+        opt.apply_scaled_gradients([a, b], [GRADS[0], GRADS[1]], -0.5)   # the entry point called, not its twin
     with pytest.raises(DataError, match=exactly("optimizer: parameter 0 must be a float ndarray (updated in place), "
                                                 "got list")):
         optimizers.SGD().build([[1.0, 2.0]])

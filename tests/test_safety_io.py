@@ -571,3 +571,34 @@ def test_cli_refuses_bad_outputs_before_training(tmp_path, capsys):
 def test_errors_are_the_three_types():
     assert issubclass(nnio.UnknownLayerError, DataError) and issubclass(nnio.UnknownLayerError, SpecError)
     assert all(issubclass(e, ValueError) for e in (DataError, ShapeError, SpecError))
+
+
+@pytest.mark.parametrize("bit_generator", ["MT19937", "Philox", "SFC64"])
+def test_other_bit_generators_save_and_resume_exactly(tmp_path, bit_generator):
+    """Their states hold ndarrays (saved as lists), and on loading the new generator replaces the model's default
+    one in every layer that shared it, so dropout keeps drawing from the model's stream."""
+    X, y = digits()
+
+    def make():
+        model = nn.DFN(hidden_dims=(16,), n_classes=10, activation="relu", dropout=0.3, optimizer="adam(lr=0.01)",
+                       seed=3, dtype="float64")
+        model.build((None, 64))
+        old = model._init_rng
+        new = np.random.Generator(getattr(np.random, bit_generator)(7))
+        for holder, name in [(model, "_shuffle_rng"), (model, "_init_rng")] + [(la, "_rng") for la in model.layers]:
+            if getattr(holder, name, None) is old:
+                setattr(holder, name, new)
+        return model
+
+    straight = make()
+    _train(straight, X, y, 2)
+    first = make()
+    _train(first, X, y, 1)
+    first.save(tmp_path / "half.npz")
+    resumed = nn.load_model(tmp_path / "half.npz")
+    assert type(resumed._init_rng.bit_generator).__name__ == bit_generator
+    assert all(la._rng is resumed._init_rng for la in resumed.layers if getattr(la, "_rng", None) is not None)
+    resumed.save(tmp_path / "again.npz")            # a loaded model saves again
+    _train(resumed, X, y, 1)
+    for a, b in zip(straight.get_weights(), resumed.get_weights()):
+        assert np.array_equal(a, b)

@@ -88,13 +88,13 @@ def _scale_by(dy, d, out):
 # so ``a·m + b·(1 − m)`` is the selection itself, bit for bit (for finite a and b).
 
 def _ratio(y, x, at_zero):
-    """y / x, with ``at_zero`` where |x| < 1e-30.
+    """y / x, with ``at_zero`` where |x| < 1e-30 (below float16's smallest normal number for float16).
 
     Used to recover the gate g = y / x of gated activations (y = x·g: GELU, SiLU) from the cached output instead of
     evaluating g again. y = x·g is one rounding, so y / x is g to within two ulps. Near x = 0 (where g = g(0) far
     below rounding) the divisor is x + 1 and y ≈ 0, so the result is ``at_zero`` to within |y|.
     """
-    tiny = np.abs(x) < 1e-30
+    tiny = np.abs(x) < max(1e-30, np.finfo(x.dtype).tiny)   # float16: 1e-30 would round to 0 and give 0/0
     g = np.divide(y, x + tiny)
     g += np.multiply(tiny, at_zero, dtype=g.dtype)
     return g
@@ -173,14 +173,16 @@ _INV_SQRT_2PI = 0.39894228040143267794   # 1/√(2π)
 
 
 def erf(x):
-    """Error function erf(x) = (2/√π) ∫₀ˣ e^(−t²) dt, elementwise; keeps the dtype (SciPy's ufunc, which has a
-    float32 loop)."""
-    return _special.erf(_as_float(x))
+    """Error function erf(x) = (2/√π) ∫₀ˣ e^(−t²) dt, elementwise; keeps the dtype (SciPy's ufunc: float32 and
+    float64 loops; float16 is computed in float64 and rounded)."""
+    x = _as_float(x)
+    return _special.erf(x).astype(x.dtype, copy=False)   # SciPy has no float16 loop: it would return float64
 
 
 def erfc(x):
     """Complementary error function erfc(x) = 1 − erf(x), elementwise, accurate also where it is tiny (x ≫ 1)."""
-    return _special.erfc(_as_float(x))
+    x = _as_float(x)
+    return _special.erfc(x).astype(x.dtype, copy=False)
 
 
 def normal_cdf(x):

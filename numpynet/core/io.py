@@ -415,7 +415,10 @@ def _restore_generators(model, states, label):
         current = getattr(model, attr, None)
         if isinstance(current, np.random.Generator) and type(current.bit_generator) is type(gen.bit_generator):
             current.bit_generator.state = gen.bit_generator.state
-        else:
+        else:    # another kind of bit generator: the new one takes the old one's place everywhere it was held
+            for holder, name in [(model, "_shuffle_rng"), (model, "_init_rng")] + [(la, "_rng") for la in model.layers]:
+                if current is not None and getattr(holder, name, None) is current:
+                    setattr(holder, name, gen)
             setattr(model, attr, gen)
     for layer, gen in layer_gens:
         layer._rng = gen

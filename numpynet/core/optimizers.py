@@ -359,25 +359,25 @@ class Optimizer(Configurable):
         if params:
             if not self.built:
                 self.build(params)
-            self._check_step(params, grads)
+            self._check_step(method, params, grads)
         return params, grads, penalties
 
-    def _check_step(self, params, grads):
+    def _check_step(self, method, params, grads):
         """Everything is checked before anything is written, so a bad call leaves weights and state untouched."""
-        owner = type(self).__name__
+        owner = f"{type(self).__name__}.{method}"
         if len(params) != len(self._shapes):
-            raise ShapeError(f"{owner}.apply_gradients: the optimizer was built for {len(self._shapes)} parameters, "
+            raise ShapeError(f"{owner}: the optimizer was built for {len(self._shapes)} parameters, "
                              f"got {len(params)}; call optimizer.build(params) to start fresh state for new weights")
         rebuild = self._slots.keys() != self.slot_initial_values().keys()   # a hyper-parameter changed (momentum)
         for i, (w, g, shape, dtype) in enumerate(zip(params, grads, self._shapes, self._dtypes)):
             if not isinstance(w, np.ndarray):
-                raise DataError(f"{owner}.apply_gradients: parameter {i} must be an ndarray (updated in place), "
+                raise DataError(f"{owner}: parameter {i} must be an ndarray (updated in place), "
                                 f"got {type(w).__name__}")
             if w.shape != shape:
-                raise ShapeError(f"{owner}.apply_gradients: parameter {i} has shape {w.shape}, the optimizer state "
+                raise ShapeError(f"{owner}: parameter {i} has shape {w.shape}, the optimizer state "
                                  f"was built for {shape}")
             if g is not None and (g.shape if isinstance(g, np.ndarray) else np.shape(g)) != shape:
-                raise ShapeError(f"{owner}.apply_gradients: gradient {i} has shape {np.shape(g)}, parameter {i} "
+                raise ShapeError(f"{owner}: gradient {i} has shape {np.shape(g)}, parameter {i} "
                                  f"has shape {shape}")
             rebuild = rebuild or w.dtype != dtype
         if rebuild:

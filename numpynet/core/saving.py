@@ -129,11 +129,23 @@ def _generator_states(model):
     for key, attr in (("shuffle", "_shuffle_rng"), ("model", "_init_rng")):
         gen = getattr(model, attr, None)
         if isinstance(gen, np.random.Generator):
-            out[key] = gen.bit_generator.state
+            out[key] = _json_state(gen.bit_generator.state)
     own = []
     for i, layer in enumerate(model.layers):
         gen = getattr(layer, "_rng", None)
         if isinstance(gen, np.random.Generator) and id(gen) not in shared:
-            own.append([i, gen.bit_generator.state])
+            own.append([i, _json_state(gen.bit_generator.state)])
     out["layers"] = own
     return out
+
+
+def _json_state(state):
+    """A bit generator's state with its arrays as lists: MT19937, Philox and SFC64 keep theirs in ndarrays, which
+    JSON cannot hold; NumPy's state setters take the lists back unchanged."""
+    if isinstance(state, dict):
+        return {key: _json_state(value) for key, value in state.items()}
+    if isinstance(state, np.ndarray):
+        return state.tolist()
+    if isinstance(state, np.integer):
+        return int(state)
+    return state

@@ -125,6 +125,8 @@ def _graph(config, custom_objects):
                             f"{node['inputs']!r:.200}")
         args = [tensors[ref] for ref in refs]
         layer = layers[node["layer"]]
+        if not layer.multi_input and len(args) != 1:
+            raise DataError(f"node of layer {node['layer']!r} lists {len(args)} inputs, but the layer takes one")
         k = counts.get(node["layer"], 0)
         counts[node["layer"]] = k + 1
         tensors[(node["layer"], k)] = layer(args if layer.multi_input else args[0])
