@@ -19,9 +19,11 @@ from pathlib import Path
 
 LAYERS = ("test_layers_conv", "test_layers_norm_dropout", "test_layers_mobilenet", "test_graph",
           "test_gradients_split", "test_model", "test_fit_api", "test_prescaled_step",
-          "test_mutation_kills_layers", "test_mutation_kills_conv")
+          "test_mutation_kills_layers", "test_mutation_kills_conv", "test_mutation_kills_base",
+          "test_mutation_kills_normalization", "test_mutation_kills_graph_layers")
 CONV = ("test_layers_conv", "test_layers_mobilenet", "test_mutation_kills_conv")
-GRAPH = ("test_graph", "test_layers_mobilenet", "test_layers_conv", "test_mutation_kills_layers")
+GRAPH = ("test_graph", "test_layers_mobilenet", "test_layers_conv", "test_mutation_kills_layers",
+         "test_mutation_kills_graph_layers")
 TESTS_OF = {
     "numpynet.core.spec": ("test_spec", "test_mutation_kills_spec"),
     "numpynet.core.regularizers": ("test_regularizers", "test_mutation_kills_regularizers", "test_prescaled_step"),
@@ -41,7 +43,7 @@ TESTS_OF = {
     "numpynet.core.layers.core": ("test_model", "test_prescaled_step", "test_gradients_split", "test_layers_conv",
                                   "test_mutation_kills_conv"),
     "numpynet.core.layers.normalization": ("test_layers_norm_dropout", "test_layers_mobilenet",
-                                           "test_mutation_kills_layers"),
+                                           "test_mutation_kills_layers", "test_mutation_kills_normalization"),
     "numpynet.core.layers.noise": ("test_layers_norm_dropout", "test_mutation_kills_layers"),
     "numpynet.core.layers.merge": GRAPH,
     "numpynet.core.layers.reshaping": GRAPH,

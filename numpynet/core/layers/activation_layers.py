@@ -54,7 +54,8 @@ class ReLU(Layer):
             self.y = self._function.forward(x)
             return self.y
         t, s, cap = self.threshold, self.negative_slope, self.max_value
-        y = np.where(x > t, x, x.dtype.type(0))
+        # Keras: relu(x) for t = 0 (a NaN passes through), where(x > t, x, 0) above it (a NaN becomes 0)
+        y = np.maximum(x, x.dtype.type(0)) if t == 0.0 else np.where(x > t, x, x.dtype.type(0))
         if cap is not None:
             np.minimum(y, cap, out=y)
         if s:

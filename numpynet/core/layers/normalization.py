@@ -72,7 +72,7 @@ class BatchNormalization(Layer):
         self._reduce = tuple(a for a in range(ndim) if a != channel_axis)
         self._last = channel_axis == ndim - 1
         self._channels = features
-        self._reps = int(np.prod(input_shape[1:-1], dtype=np.int64)) if self._last else 1
+        self._reps = 1        # channels-last: values per channel in one sample, set by _flat from each input
         self._ones = None
         # Parameters of shape (F,) broadcast against x through this shape: F on the channel axis, 1 elsewhere.
         self._bshape = tuple(features if a == channel_axis else 1 for a in range(ndim))
@@ -91,7 +91,11 @@ class BatchNormalization(Layer):
     # BLAS does far faster than np.sum(axis=0) on a tall, narrow matrix. Other axes use plain broadcasting.
 
     def _flat(self, a):
-        return a.reshape(a.shape[0], -1) if self._last else a
+        if not self._last:
+            return a
+        flat = a.reshape(a.shape[0], -1)
+        self._reps = flat.shape[1] // self._channels   # from the input itself: H and W may be unknown at build
+        return flat
 
     def _per_channel(self, v):
         """A per-channel vector (C,) in a shape that broadcasts against ``_flat(x)``."""
