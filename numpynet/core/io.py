@@ -409,17 +409,14 @@ def _restore_generators(model, states, label):
             raise DataError(f"cannot load model file {label}: 'random_state.layers' entries must be [layer index, "
                             f"state] with an index below {len(model.layers)}, got {item!r:.200}")
         layer_gens.append((model.layers[item[0]], _generator(item[1], f"layer {item[0]}", label)))
-    # Everything validated: now change the model. The model's stream is shared with its layers: copy the state
-    # into the existing generator so that every layer holding it continues the same stream.
+    # Everything validated: now change the model. A layer without a seed of its own draws from the model's stream
+    # (the same Generator object): it is handed the restored one too, so that it keeps drawing from that stream.
     for attr, gen in restored.items():
-        current = getattr(model, attr, None)
-        if isinstance(current, np.random.Generator) and type(current.bit_generator) is type(gen.bit_generator):
-            current.bit_generator.state = gen.bit_generator.state
-        else:    # another kind of bit generator: the new one takes the old one's place everywhere it was held
-            for holder, name in [(model, "_shuffle_rng"), (model, "_init_rng")] + [(la, "_rng") for la in model.layers]:
-                if current is not None and getattr(holder, name, None) is current:
-                    setattr(holder, name, gen)
-            setattr(model, attr, gen)
+        old = getattr(model, attr)
+        for layer in model.layers:
+            if layer._rng is old:
+                layer._rng = gen
+        setattr(model, attr, gen)
     for layer, gen in layer_gens:
         layer._rng = gen
 

@@ -146,6 +146,4 @@ def _json_state(state):
         return {key: _json_state(value) for key, value in state.items()}
     if isinstance(state, np.ndarray):
         return state.tolist()
-    if isinstance(state, np.integer):
-        return int(state)
     return state
