@@ -4,11 +4,14 @@ equality and membership of registries."""
 # Mutants of the mutmut 3 run (old numpynet/spec.py) that no test can kill:
 #   x_check_number__mutmut_27/28 (`value > 0` -> `>= 0` / `> 1` in the OverflowError branch): equivalent, float()
 #     overflows only for |value| > 1.8e308, where the sign test at 0 and at 1 agree.
-#   xǁRegistryǁlookup__mutmut_12 (`n=3` dropped from difflib.get_close_matches): equivalent, 3 is difflib's default n.
+#   xǁRegistryǁlookup__mutmut_12 and x_parse_terms__mutmut_34 (`n=3` dropped from difflib.get_close_matches):
+#     equivalent, 3 is difflib's default n; xǁRegistryǁbuild__mutmut_57 59 (n=1 dropped or made 2): only close[0] is
+#     read. (All listed in tools/mutation_equivalents.txt.)
 # x_parse_call__mutmut_19..29/40/41/53 now live in _expression (the parse-error detail) and _call_of (the call checks);
 # x__describe__mutmut_14/16 are reachable only with a node that has no source position (a hand-built tree).
 
 import ast
+import re
 import types
 
 import numpy as np
@@ -447,3 +450,26 @@ def test_an_empty_registry_still_explains_what_it_expected():
     empty = spec.Registry("thing", RegularizerBase)
     with pytest.raises(SpecError, match="expected a spec string, a RegularizerBase instance"):
         empty.get(3)
+
+
+def exactly(message):
+    return "^" + re.escape(message) + "$"
+
+
+def test_unknown_and_missing_keyword_messages_in_full():
+    """Registry.build's refusals word for word: the closest argument (difflib ratio ≥ 0.5: 'xlamzz' is 0.55 from
+    'lambd'), no hint when nothing is close, the known arguments joined by ', ' or 'none', and every missing
+    required argument with an example of the first one."""
+    with pytest.raises(SpecError, match=exactly("regularizer 'l2' has no argument 'xlamzz'. Did you mean 'lambd'? "
+                                                "Known arguments: lambd, l2")):
+        nn.regularizers.get("l2(xlamzz=0.1)")
+    with pytest.raises(SpecError, match=exactly("regularizer 'l2' has no argument 'zzz'. Known arguments: lambd, l2")):
+        nn.regularizers.get("l2(zzz=0.1)")
+    with pytest.raises(SpecError, match=exactly("activation 'sigmoid' has no argument 'q'. Known arguments: none")):
+        nn.activations.get("sigmoid(q=1)")
+    with pytest.raises(SpecError, match=exactly("layer 'conv2d' needs argument(s) 'filters', 'kernel_size', e.g. "
+                                                "conv2d(filters=...)")):
+        nn.layers.get("conv2d")
+    with pytest.raises(SpecError, match=exactly("layer 'conv2d' needs argument(s) 'kernel_size', e.g. "
+                                                "conv2d(kernel_size=...)")):
+        nn.layers.get("conv2d(filters=4)")
