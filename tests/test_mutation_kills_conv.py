@@ -71,6 +71,7 @@ import re
 
 import numpy as np
 import pytest
+from test_layers_conv import built, images  # the same data and build helpers as the conv layers' own tests
 
 import numpynet as nn
 from numpynet.errors import ShapeError, SpecError
@@ -88,17 +89,6 @@ from numpynet.layers import (
 )
 
 TIGHT = 1e-12
-
-
-def images(shape, seed=1):
-    return np.random.default_rng(seed).standard_normal(shape)
-
-
-def built(layer, input_shape, dtype=np.float64, seed=0):
-    layer.dtype = dtype
-    layer.set_rng(np.random.default_rng(seed))
-    layer.build((None,) + tuple(input_shape[1:]))
-    return layer
 
 
 def randomize(layer, seed=5):
@@ -121,77 +111,59 @@ def keras_geometry(n, k, stride, dilation, padding):
     return out, total // 2
 
 
-def ref_conv(x, W, b, strides=(1, 1), padding="valid", dilation=(1, 1)):
-    """z[n, r, q, o] = b[o] + Σ_{i, j, c} x[n, r·sh + i·dh − top, q·sw + j·dw − left, c]·W[i, j, c, o] (0 outside)."""
-    n, h, w, c = x.shape
-    kh, kw, _, f = W.shape
+def window_taps(x_hw, kernel, strides, padding, dilation):
+    """``(oh, ow, taps)``: the output size and every ``(r, q, i, j, row, col)`` where kernel offset (i, j) of output
+    pixel (r, q)'s window reads input pixel (row, col) = (r·sh + i·dh − top, q·sw + j·dw − left); padding pixels
+    (outside the input) are left out."""
+    (h, w), (kh, kw) = x_hw, kernel
     oh, top = keras_geometry(h, kh, strides[0], dilation[0], padding)
     ow, left = keras_geometry(w, kw, strides[1], dilation[1], padding)
-    out = np.zeros((n, oh, ow, f))
-    for r in range(oh):
-        for q in range(ow):
-            acc = np.zeros((n, f)) + (0 if b is None else b)
-            for i in range(kh):
-                for j in range(kw):
-                    row, col = r * strides[0] + i * dilation[0] - top, q * strides[1] + j * dilation[1] - left
-                    if 0 <= row < h and 0 <= col < w:
-                        acc += x[:, row, col, :] @ W[i, j]
-            out[:, r, q, :] = acc
-    return out
+    taps = [(r, q, i, j, row, col)
+            for r in range(oh) for q in range(ow) for i in range(kh) for j in range(kw)
+            for row, col in [(r * strides[0] + i * dilation[0] - top, q * strides[1] + j * dilation[1] - left)]
+            if 0 <= row < h and 0 <= col < w]
+    return oh, ow, taps
+
+
+def ref_conv(x, W, b, strides=(1, 1), padding="valid", dilation=(1, 1)):
+    """z[n, r, q, o] = b[o] + Σ_{i, j, c} x[n, r·sh + i·dh − top, q·sw + j·dw − left, c]·W[i, j, c, o] (0 outside)."""
+    oh, ow, taps = window_taps(x.shape[1:3], W.shape[:2], strides, padding, dilation)
+    out = np.zeros((x.shape[0], oh, ow, W.shape[3]))
+    for r, q, i, j, row, col in taps:
+        out[:, r, q, :] += x[:, row, col, :] @ W[i, j]
+    return out if b is None else out + b
 
 
 def ref_conv_input_grad(x_shape, W, dz, strides=(1, 1), padding="valid", dilation=(1, 1)):
     """dL/dx of ref_conv: every output pixel adds W·dz to the input pixels its window read."""
-    n, h, w, c = x_shape
-    kh, kw, _, f = W.shape
-    _, oh, ow, _ = dz.shape
-    top = keras_geometry(h, kh, strides[0], dilation[0], padding)[1]
-    left = keras_geometry(w, kw, strides[1], dilation[1], padding)[1]
+    _, _, taps = window_taps(x_shape[1:3], W.shape[:2], strides, padding, dilation)
     dx = np.zeros(x_shape)
-    for r in range(oh):
-        for q in range(ow):
-            for i in range(kh):
-                for j in range(kw):
-                    row, col = r * strides[0] + i * dilation[0] - top, q * strides[1] + j * dilation[1] - left
-                    if 0 <= row < h and 0 <= col < w:
-                        dx[:, row, col, :] += dz[:, r, q, :] @ W[i, j].T
+    for r, q, i, j, row, col in taps:
+        dx[:, row, col, :] += dz[:, r, q, :] @ W[i, j].T
     return dx
 
 
 def ref_depthwise(x, W, b, strides=(1, 1), padding="valid", dilation=(1, 1)):
     """u[n, r, q, c·M + m] = b[c·M + m] + Σ_{i, j} x[n, r·sh + i·dh − top, q·sw + j·dw − left, c]·W[i, j, c, m]."""
-    n, h, w, c = x.shape
-    kh, kw, _, m = W.shape
-    oh, top = keras_geometry(h, kh, strides[0], dilation[0], padding)
-    ow, left = keras_geometry(w, kw, strides[1], dilation[1], padding)
+    n, _, _, c = x.shape
+    m = W.shape[3]
+    oh, ow, taps = window_taps(x.shape[1:3], W.shape[:2], strides, padding, dilation)
     out = np.zeros((n, oh, ow, c, m))
-    for r in range(oh):
-        for q in range(ow):
-            for i in range(kh):
-                for j in range(kw):
-                    row, col = r * strides[0] + i * dilation[0] - top, q * strides[1] + j * dilation[1] - left
-                    if 0 <= row < h and 0 <= col < w:
-                        out[:, r, q] += x[:, row, col, :, None] * W[i, j]
+    for r, q, i, j, row, col in taps:
+        out[:, r, q] += x[:, row, col, :, None] * W[i, j]
     out = out.reshape(n, oh, ow, c * m)
     return out if b is None else out + b
 
 
 def ref_depthwise_input_grad(x_shape, W, du, strides=(1, 1), padding="valid", dilation=(1, 1)):
     """dL/dx of ref_depthwise: every output pixel hands du·W back to the input pixels its window read."""
-    n, h, w, c = x_shape
-    kh, kw, _, m = W.shape
+    n, _, _, c = x_shape
     _, oh, ow, _ = du.shape
-    top = keras_geometry(h, kh, strides[0], dilation[0], padding)[1]
-    left = keras_geometry(w, kw, strides[1], dilation[1], padding)[1]
-    du = du.reshape(n, oh, ow, c, m)
+    _, _, taps = window_taps(x_shape[1:3], W.shape[:2], strides, padding, dilation)
+    du = du.reshape(n, oh, ow, c, W.shape[3])
     dx = np.zeros(x_shape)
-    for r in range(oh):
-        for q in range(ow):
-            for i in range(kh):
-                for j in range(kw):
-                    row, col = r * strides[0] + i * dilation[0] - top, q * strides[1] + j * dilation[1] - left
-                    if 0 <= row < h and 0 <= col < w:
-                        dx[:, row, col, :] += (du[:, r, q] * W[i, j]).sum(axis=-1)
+    for r, q, i, j, row, col in taps:
+        dx[:, row, col, :] += (du[:, r, q] * W[i, j]).sum(axis=-1)
     return dx
 
 

@@ -63,6 +63,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from npz_files import config_of, npy_bytes, read_entries, with_config, write_entries
 
 import numpynet as nn
 from numpynet.core import saving
@@ -75,35 +76,6 @@ DENSE = {"activation": "linear", "use_bias": True}
 
 
 # ------------------------------------------------------------------------------------------------------- helpers
-
-def read_entries(path):
-    with zipfile.ZipFile(path) as zf:
-        return {info.filename: zf.read(info) for info in zf.infolist()}
-
-
-def write_entries(path, entries):
-    with zipfile.ZipFile(path, "w") as zf:
-        for name, data in entries.items():
-            zf.writestr(name, data)
-    return path
-
-
-def npy_bytes(array):
-    buf = io.BytesIO()
-    np.lib.format.write_array(buf, np.asanyarray(array), allow_pickle=False)
-    return buf.getvalue()
-
-
-def header_of(path):
-    with np.load(path, allow_pickle=False) as data:
-        return json.loads(str(data["__config__"]))
-
-
-def with_header(src, dst, header):
-    entries = read_entries(src)
-    entries["__config__.npy"] = npy_bytes(np.array(header if isinstance(header, str) else json.dumps(header)))
-    return write_entries(dst, entries)
-
 
 def replaced(src, dst, **changes):
     """``src``'s entries with ``name=bytes`` replaced (``name=None`` removes it); names use / for __."""
@@ -332,7 +304,7 @@ def test_the_first_layers_own_generator_is_restored(tmp_path):
     model = make()
     model.train_on_batch(X, y)             # the noise layer (index 0) has drawn from its own stream
     model.save(tmp_path / "n.npz")
-    assert header_of(tmp_path / "n.npz")["random_state"]["layers"][0][0] == 0
+    assert config_of(tmp_path / "n.npz")["random_state"]["layers"][0][0] == 0
     loaded = nn.load_model(tmp_path / "n.npz")
     assert loaded.layers[0]._rng.bit_generator.state == model.layers[0]._rng.bit_generator.state
     model.train_on_batch(X, y)
@@ -342,43 +314,43 @@ def test_the_first_layers_own_generator_is_restored(tmp_path):
 
 def test_a_stream_of_another_bit_generator_is_restored_as_that_generator(tmp_path):
     model, path = trained_stack(tmp_path)
-    header = header_of(path)
+    header = config_of(path)
     mt = np.random.Generator(np.random.MT19937(5))
     mt.random(3)
     state = mt.bit_generator.state
     state["state"]["key"] = state["state"]["key"].tolist()      # JSON has lists, not arrays
     header["random_state"]["shuffle"] = state
-    loaded = nn.load_model(with_header(path, tmp_path / "mt.npz", header))
+    loaded = nn.load_model(with_config(path, tmp_path / "mt.npz", header))
     assert isinstance(loaded._shuffle_rng.bit_generator, np.random.MT19937)
     assert np.array_equal(loaded._shuffle_rng.permutation(50), mt.permutation(50))
 
 
 def test_random_state_layers_may_be_absent_but_must_fit_the_model(tmp_path):
     model, path = trained_stack(tmp_path)
-    header = header_of(path)
+    header = config_of(path)
     del header["random_state"]["layers"]
-    assert same_weights(model, nn.load_model(with_header(path, tmp_path / "nolayers.npz", header)))
+    assert same_weights(model, nn.load_model(with_config(path, tmp_path / "nolayers.npz", header)))
     header["random_state"]["layers"] = 5
-    message = refusal(with_header(path, tmp_path / "five.npz", header))
+    message = refusal(with_config(path, tmp_path / "five.npz", header))
     assert message.endswith("'random_state.layers' must be a list")
     header["random_state"]["layers"] = [[1, header["random_state"]["model"]]]      # the model has 1 layer
-    message = refusal(with_header(path, tmp_path / "index.npz", header))
+    message = refusal(with_config(path, tmp_path / "index.npz", header))
     assert "entries must be [layer index, state] with an index below 1, got [1, {" in message
 
 
 def test_bad_generator_states_name_the_file_and_the_stream(tmp_path):
     _, path = trained_stack(tmp_path)
-    header = header_of(path)
+    header = config_of(path)
     header["random_state"]["layers"] = [[0, "x"]]
-    message = refusal(with_header(path, tmp_path / "l.npz", header))
+    message = refusal(with_config(path, tmp_path / "l.npz", header))
     assert message.endswith("the random state of layer 0 must be a NumPy bit generator state (one of PCG64, "
                             "PCG64DXSM, Philox, SFC64, MT19937), got 'x'")
     header["random_state"]["layers"] = []
     header["random_state"]["shuffle"] = {"bit_generator": "PCG64", "state": "nope"}
-    message = refusal(with_header(path, tmp_path / "s.npz", header))
+    message = refusal(with_config(path, tmp_path / "s.npz", header))
     assert "the random state of the model's shuffle stream is malformed: " in message
     header["random_state"]["shuffle"] = 7
-    message = refusal(with_header(path, tmp_path / "t.npz", header))
+    message = refusal(with_config(path, tmp_path / "t.npz", header))
     assert "the random state of the model's shuffle stream must be a NumPy bit generator state" in message
 
 
@@ -471,7 +443,7 @@ def test_a_crc_error_past_the_header_is_found_when_the_entry_is_read(tmp_path):
 
 def test_config_must_be_a_text_scalar(tmp_path):
     _, path = trained_stack(tmp_path)
-    text = json.dumps(header_of(path))
+    text = json.dumps(config_of(path))
     message = refusal(replaced(path, tmp_path / "vec.npz", __config__=npy_bytes(np.array([text]))))
     assert message.endswith(f"__config__ must be a text scalar, got shape (1,) of <U{len(text)}")
     message = refusal(replaced(path, tmp_path / "num.npz", __config__=npy_bytes(np.array(1.5))))
@@ -480,10 +452,10 @@ def test_config_must_be_a_text_scalar(tmp_path):
 
 def test_config_of_exactly_the_maximum_length_loads_and_one_more_is_refused(tmp_path):
     model, path = trained_stack(tmp_path)
-    text = json.dumps(header_of(path))
+    text = json.dumps(config_of(path))
     padded = text + " " * (MAX_CONFIG_CHARS - len(text))     # JSON allows trailing white space
-    assert same_weights(model, nn.load_model(with_header(path, tmp_path / "max.npz", padded)))
-    message = refusal(with_header(path, tmp_path / "over.npz", padded + " "))
+    assert same_weights(model, nn.load_model(with_config(path, tmp_path / "max.npz", padded)))
+    message = refusal(with_config(path, tmp_path / "over.npz", padded + " "))
     assert message.endswith(f"__config__ declares {MAX_CONFIG_CHARS + 1} characters; at most {MAX_CONFIG_CHARS} "
                             f"are accepted")
 
@@ -495,20 +467,20 @@ def test_config_of_exactly_the_maximum_length_loads_and_one_more_is_refused(tmp_
 ])
 def test_non_finite_numbers_in_the_json_are_refused_wherever_they_are(tmp_path, value, words):
     _, path = trained_stack(tmp_path)
-    text = json.dumps(header_of(path))
+    text = json.dumps(config_of(path))
     text = text[:-1] + f', "note": {value}}}'         # a key the loader otherwise ignores
-    message = refusal(with_header(path, tmp_path / "bad.npz", text))
+    message = refusal(with_config(path, tmp_path / "bad.npz", text))
     assert message.endswith(f": __config__ is not valid JSON: ValueError: {words}")
 
 
 def test_json_errors_and_wrong_formats_are_described(tmp_path):
     _, path = trained_stack(tmp_path)
-    message = refusal(with_header(path, tmp_path / "j.npz", "{not json"))
+    message = refusal(with_config(path, tmp_path / "j.npz", "{not json"))
     assert ": __config__ is not valid JSON: JSONDecodeError: Expecting property name" in message
-    header = header_of(path)
-    message = refusal(with_header(path, tmp_path / "f.npz", dict(header, format="other")))
+    header = config_of(path)
+    message = refusal(with_config(path, tmp_path / "f.npz", dict(header, format="other")))
     assert message.endswith("it is not a numpynet model file (format 'other', expected 'numpynet-model')")
-    message = refusal(with_header(path, tmp_path / "l.npz", [1, 2]))
+    message = refusal(with_config(path, tmp_path / "l.npz", [1, 2]))
     assert message.endswith("it is not a numpynet model file (format 'list', expected 'numpynet-model')")
 
 
@@ -565,9 +537,9 @@ KNOWN_ADAM = "its state is iterations, momentum/<i>, velocity/<i> for 2 trainabl
 
 def test_optimizer_state_without_an_optimizer_is_refused(tmp_path):
     _, path = trained_stack(tmp_path)
-    header = header_of(path)
+    header = config_of(path)
     header["model"]["compile"] = None
-    message = refusal(with_header(path, tmp_path / "noopt.npz", header))
+    message = refusal(with_config(path, tmp_path / "noopt.npz", header))
     assert message.endswith("it holds optimizer state but its config has no optimizer")
 
 
@@ -612,18 +584,18 @@ def test_optimizer_state_that_set_state_refuses_is_a_data_error(tmp_path):
 
 def test_config_errors_are_reported_once_with_their_stage(tmp_path):
     _, path = trained_stack(tmp_path)
-    header = header_of(path)
+    header = config_of(path)
     header["model"]["class"] = "Evil"
-    message = refusal(with_header(path, tmp_path / "c.npz", header))
+    message = refusal(with_config(path, tmp_path / "c.npz", header))
     assert message.endswith(": bad model config: model class must be 'Sequential', 'DFN' or 'Model', got 'Evil'")
-    header = header_of(path)
+    header = config_of(path)
     header["model"]["compile"]["loss"] = "nope"                # only building the model compiles the loss
-    message = refusal(with_header(path, tmp_path / "l.npz", header))
+    message = refusal(with_config(path, tmp_path / "l.npz", header))
     assert ": the model config cannot be built: " in message and "nope" in message
-    header = header_of(path)
+    header = config_of(path)
     header["model"]["layers"][0]["name"] = "evil_layer"
     with pytest.raises(DataError) as info:
-        nn.load_model(with_header(path, tmp_path / "u.npz", header))
+        nn.load_model(with_config(path, tmp_path / "u.npz", header))
     assert str(info.value).startswith(f"cannot load model file {str(tmp_path / 'u.npz')!r}: unknown layer "
                                       f"'evil_layer'")
 
@@ -632,9 +604,9 @@ def test_an_exception_without_a_message_is_named_by_its_type(tmp_path):
     model = nn.Sequential([Fussy(name="f"), L.Dense(2, name="d")], seed=0)
     model.build((None, 3))
     model.save(tmp_path / "m.npz")
-    header = header_of(tmp_path / "m.npz")
+    header = config_of(tmp_path / "m.npz")
     header["model"]["layers"][0]["config"]["strict"] = True
-    message = refusal(with_header(tmp_path / "m.npz", tmp_path / "f.npz", header), custom_objects={"Fussy": Fussy})
+    message = refusal(with_config(tmp_path / "m.npz", tmp_path / "f.npz", header), custom_objects={"Fussy": Fussy})
     assert message.endswith(": bad model config: ValueError: ValueError")
 
 
@@ -902,7 +874,7 @@ def test_layers_sharing_the_models_stream_keep_sharing_it(tmp_path):
     model = make()
     model.train_on_batch(X, y)
     model.save(tmp_path / "m.npz")
-    assert header_of(tmp_path / "m.npz")["random_state"]["layers"] == []
+    assert config_of(tmp_path / "m.npz")["random_state"]["layers"] == []
     loaded = nn.load_model(tmp_path / "m.npz")
     for _ in range(2):
         model.train_on_batch(X, y)

@@ -11,6 +11,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from npz_files import config_of, npy_bytes, read_entries, with_config, write_entries
 
 import numpynet as nn
 from numpynet import cli
@@ -34,35 +35,6 @@ def small_dfn(dtype="float64", **kw):
 
 def leftovers(directory):
     return sorted(p for p in os.listdir(directory) if p.endswith(".tmp") or ".tmp" in p)
-
-
-def read_entries(path):
-    with zipfile.ZipFile(path) as zf:
-        return {info.filename: zf.read(info) for info in zf.infolist()}
-
-
-def write_entries(path, entries, compress=zipfile.ZIP_STORED):
-    with zipfile.ZipFile(path, "w", compression=compress) as zf:
-        for name, data in entries.items():
-            zf.writestr(name, data)
-
-
-def npy_bytes(array, allow_pickle=False):
-    buf = io.BytesIO()
-    np.lib.format.write_array(buf, np.asanyarray(array), allow_pickle=allow_pickle)
-    return buf.getvalue()
-
-
-def config_of(path):
-    with np.load(path, allow_pickle=False) as data:
-        return json.loads(str(data["__config__"]))
-
-
-def with_config(path, out, header):
-    entries = read_entries(path)
-    entries["__config__.npy"] = npy_bytes(np.array(json.dumps(header)))
-    write_entries(out, entries)
-    return out
 
 
 # ============================================================================================================ save
@@ -172,30 +144,38 @@ def _train(model, X, y, epochs):
     model.fit(X, y, epochs=epochs, batch_size=16, shuffle=True, verbose=0)
 
 
-@pytest.mark.parametrize("optimizer", ["sgd(lr=0.05, momentum=0.9)", "adam(lr=0.01)",
-                                       "sgd(learning_rate='exponential_decay(initial_learning_rate=0.1, "
-                                       "decay_steps=3, decay_rate=0.5)')"])
-def test_save_load_continue_is_bit_identical_dfn(tmp_path, optimizer):
+def assert_resume_is_exact(make, path, check_loaded=None):
+    """Two epochs of ``make()`` without a break give bit for bit the weights of one epoch, save to ``path``, load
+    and one more epoch; ``check_loaded(saved, loaded)`` runs on the loaded model before it trains."""
     X, y = digits()
-
-    def make():
-        return nn.DFN(hidden_dims=(16,), n_classes=10, activation="relu", dropout=0.3, optimizer=optimizer, seed=3,
-                      dtype="float64")
-
     straight = make()
     _train(straight, X, y, 2)
     first = make()
     _train(first, X, y, 1)
-    first.save(tmp_path / "half.npz")
-    resumed = nn.load_model(tmp_path / "half.npz")
-    assert resumed.optimizer.iterations == first.optimizer.iterations
+    first.save(path)
+    resumed = nn.load_model(path)
+    if check_loaded is not None:
+        check_loaded(first, resumed)
     _train(resumed, X, y, 1)
     for a, b in zip(straight.get_weights(), resumed.get_weights()):
         assert np.array_equal(a, b)
 
 
+@pytest.mark.parametrize("optimizer", ["sgd(lr=0.05, momentum=0.9)", "adam(lr=0.01)",
+                                       "sgd(learning_rate='exponential_decay(initial_learning_rate=0.1, "
+                                       "decay_steps=3, decay_rate=0.5)')"])
+def test_save_load_continue_is_bit_identical_dfn(tmp_path, optimizer):
+    def make():
+        return nn.DFN(hidden_dims=(16,), n_classes=10, activation="relu", dropout=0.3, optimizer=optimizer, seed=3,
+                      dtype="float64")
+
+    def same_step_count(saved, loaded):
+        assert loaded.optimizer.iterations == saved.optimizer.iterations
+
+    assert_resume_is_exact(make, tmp_path / "half.npz", same_step_count)
+
+
 def test_save_load_continue_is_bit_identical_with_seeded_noise_layers(tmp_path):
-    X, y = digits()
     L = nn.layers
 
     def make():
@@ -205,15 +185,7 @@ def test_save_load_continue_is_bit_identical_with_seeded_noise_layers(tmp_path):
         model.build((None, 64))
         return model
 
-    straight = make()
-    _train(straight, X, y, 2)
-    first = make()
-    _train(first, X, y, 1)
-    first.save(tmp_path / "half.npz")
-    resumed = nn.load_model(tmp_path / "half.npz")
-    _train(resumed, X, y, 1)
-    for a, b in zip(straight.get_weights(), resumed.get_weights()):
-        assert np.array_equal(a, b)
+    assert_resume_is_exact(make, tmp_path / "half.npz")
 
 
 def test_files_without_random_state_still_load(tmp_path):
@@ -577,8 +549,6 @@ def test_errors_are_the_three_types():
 def test_other_bit_generators_save_and_resume_exactly(tmp_path, bit_generator):
     """Their states hold ndarrays (saved as lists), and on loading the new generator replaces the model's default
     one in every layer that shared it, so dropout keeps drawing from the model's stream."""
-    X, y = digits()
-
     def make():
         model = nn.DFN(hidden_dims=(16,), n_classes=10, activation="relu", dropout=0.3, optimizer="adam(lr=0.01)",
                        seed=3, dtype="float64")
@@ -590,15 +560,9 @@ def test_other_bit_generators_save_and_resume_exactly(tmp_path, bit_generator):
                 setattr(holder, name, new)
         return model
 
-    straight = make()
-    _train(straight, X, y, 2)
-    first = make()
-    _train(first, X, y, 1)
-    first.save(tmp_path / "half.npz")
-    resumed = nn.load_model(tmp_path / "half.npz")
-    assert type(resumed._init_rng.bit_generator).__name__ == bit_generator
-    assert all(la._rng is resumed._init_rng for la in resumed.layers if getattr(la, "_rng", None) is not None)
-    resumed.save(tmp_path / "again.npz")            # a loaded model saves again
-    _train(resumed, X, y, 1)
-    for a, b in zip(straight.get_weights(), resumed.get_weights()):
-        assert np.array_equal(a, b)
+    def shares_the_restored_stream(saved, loaded):
+        assert type(loaded._init_rng.bit_generator).__name__ == bit_generator
+        assert all(la._rng is loaded._init_rng for la in loaded.layers if getattr(la, "_rng", None) is not None)
+        loaded.save(tmp_path / "again.npz")            # a loaded model saves again
+
+    assert_resume_is_exact(make, tmp_path / "half.npz", shares_the_restored_stream)
